@@ -1,0 +1,22 @@
+"""User-facing errors: each carries one line that names the problem and the fix.
+
+The CLI turns any RnnlmError into that line on stderr and a non-zero exit code, with no traceback.
+"""
+
+
+class RnnlmError(Exception):
+    """A problem the user can fix; str(err) is the one-line message."""
+
+    exit_code = 2
+
+
+class ConfigError(RnnlmError):
+    """The YAML config or a --set override is wrong."""
+
+
+class DataError(RnnlmError):
+    """The corpus or a text cannot be read or is unusable."""
+
+
+class CheckpointError(RnnlmError):
+    """A checkpoint or run directory is missing, corrupt or does not fit."""
