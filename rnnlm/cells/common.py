@@ -1,0 +1,45 @@
+"""Small helpers shared by the cells."""
+
+import numpy as np
+
+
+def sigmoid(x, out=None):
+    """σ(x) = (1 + tanh(x/2)) / 2: stable for any x (no exp overflow) and one transcendental."""
+    out = np.multiply(x, 0.5, out=out)
+    np.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out
+
+
+def frob(a):
+    """‖a‖ over all elements, via one BLAS dot product."""
+    v = a.reshape(-1)
+    return float(np.sqrt(np.dot(v, v)))
+
+
+def input_projection(X, W_x, b):
+    """X W_x + b for every time step at once: (T, B, D) -> (T, B, kH), one matrix product."""
+    T, B, D = X.shape
+    A = X.reshape(T * B, D) @ W_x  # (T*B, kH)
+    A += b
+    return A.reshape(T, B, -1)
+
+
+def weight_grads(X, h0, Hs, dA_x, dA_h, W_x):
+    """After the time loop: dW_x, dW_h, db and dX, each one product over all T*B rows.
+
+    dA_x (T, B, kH) is the gradient at the input projection, dA_h the gradient at the recurrent
+    product (the same array except in the GRU). h_{t-1} is h0 for t = 0 and Hs[t-1] after.
+    """
+    T, B, D = X.shape
+    kH = dA_x.shape[2]
+    H = h0.shape[1]
+    dAx = dA_x.reshape(T * B, kH)
+    dW_x = X.reshape(T * B, D).T @ dAx  # (D, kH)
+    dW_h = h0.T @ dA_h[0]  # (H, kH)
+    if T > 1:
+        dW_h += Hs[:-1].reshape((T - 1) * B, H).T @ dA_h[1:].reshape((T - 1) * B, kH)
+    db = dAx.sum(axis=0)
+    dX = (dAx @ W_x.T).reshape(T, B, D)
+    return dX, dW_x, dW_h, db

@@ -1,0 +1,59 @@
+"""LSTM, fused gates in the order [i, f, o, g] (equations in cells/__init__.py)."""
+
+import numpy as np
+
+from .common import frob, input_projection, sigmoid, weight_grads
+
+
+def forward(p, X, state):
+    h0, c0 = state
+    A = input_projection(X, p["W_x"], p["b"])  # (T, B, 4H) pre-activations
+    T, B, H4 = A.shape
+    H = H4 // 4
+    G = np.empty_like(A)  # (T, B, 4H) activations: i, f, o sigmoid; g tanh
+    Cs = np.empty((T, B, H), A.dtype)  # cell states c_t
+    tanhC = np.empty_like(Cs)  # tanh(c_t), kept for backward
+    Hs = np.empty_like(Cs)  # (T, B, H)
+    W_h, h, c = p["W_h"], h0, c0
+    for t in range(T):
+        a = A[t]
+        a += h @ W_h
+        g = G[t]
+        sigmoid(a[:, :3 * H], out=g[:, :3 * H])
+        np.tanh(a[:, 3 * H:], out=g[:, 3 * H:])
+        c = np.multiply(g[:, H:2 * H], c, out=Cs[t])  # f ⊙ c_{t-1}
+        c += g[:, :H] * g[:, 3 * H:]  # + i ⊙ g
+        np.tanh(c, out=tanhC[t])
+        h = np.multiply(g[:, 2 * H:3 * H], tanhC[t], out=Hs[t])  # o ⊙ tanh(c_t)
+    return Hs, (h.copy(), c.copy()), (X, h0, c0, G, Cs, tanhC, Hs)
+
+
+def backward(p, dHs, dstate_out, cache):
+    X, h0, c0, G, Cs, tanhC, Hs = cache
+    T, B, H4 = G.shape
+    H = H4 // 4
+    W_hT = p["W_h"].T
+    dA = np.empty_like(G)  # (T, B, 4H) gradient at the pre-activations
+    norms = np.empty(T)
+    dh_next, dc_next = dstate_out
+    for t in range(T - 1, -1, -1):
+        g = G[t]
+        i, f, o, gg = g[:, :H], g[:, H:2 * H], g[:, 2 * H:3 * H], g[:, 3 * H:]
+        tc = tanhC[t]
+        c_prev = Cs[t - 1] if t > 0 else c0
+        dh = dHs[t] + dh_next
+        norms[t] = frob(dh)
+        dc = dh * o
+        dc *= 1.0 - tc * tc  # through h = o ⊙ tanh(c)
+        dc += dc_next  # + from c_{t+1}
+        da = dA[t]
+        np.multiply(dc, gg, out=da[:, :H])  # ∂/∂i
+        np.multiply(dc, c_prev, out=da[:, H:2 * H])  # ∂/∂f
+        np.multiply(dh, tc, out=da[:, 2 * H:3 * H])  # ∂/∂o
+        s = g[:, :3 * H]
+        da[:, :3 * H] *= s * (1.0 - s)  # σ' = σ(1 - σ), one pass over the sigmoid block
+        np.multiply(dc * i, 1.0 - gg * gg, out=da[:, 3 * H:])  # ∂/∂g through tanh
+        dc_next = dc * f  # into c_{t-1}
+        dh_next = da @ W_hT  # into h_{t-1}
+    dX, dW_x, dW_h, db = weight_grads(X, h0, Hs, dA, dA, p["W_x"])
+    return dX, (dh_next, dc_next), {"W_x": dW_x, "W_h": dW_h, "b": db}, norms

@@ -1,0 +1,53 @@
+"""Vanilla RNN, tanh or ReLU:  h_t = φ(x_t W_x + h_{t-1} W_h + b)."""
+
+import numpy as np
+
+from .common import frob, input_projection, weight_grads
+
+
+def _forward(p, X, state, relu):
+    (h0,) = state
+    A = input_projection(X, p["W_x"], p["b"])  # (T, B, H) pre-activations, completed in the loop
+    T = X.shape[0]
+    Hs = np.empty_like(A)  # (T, B, H)
+    W_h, h = p["W_h"], h0
+    for t in range(T):
+        a = A[t]
+        a += h @ W_h
+        h = np.maximum(a, 0, out=Hs[t]) if relu else np.tanh(a, out=Hs[t])
+    return Hs, (h.copy(),), (X, h0, Hs)
+
+
+def _backward(p, dHs, dstate_out, cache, relu):
+    X, h0, Hs = cache
+    T = X.shape[0]
+    W_hT = p["W_h"].T
+    dA = np.empty_like(Hs)  # (T, B, H) gradient at the pre-activation a_t
+    norms = np.empty(T)
+    dh_next = dstate_out[0]
+    for t in range(T - 1, -1, -1):
+        dh = dHs[t] + dh_next  # from above (the loss at t) + from the future (t+1 ...)
+        norms[t] = frob(dh)
+        if relu:
+            np.multiply(dh, Hs[t] > 0, out=dA[t])  # φ' = 1 where the unit is active
+        else:
+            np.multiply(dh, 1.0 - Hs[t] * Hs[t], out=dA[t])  # tanh' = 1 - h²
+        dh_next = dA[t] @ W_hT  # (B, H) into h_{t-1}
+    dX, dW_x, dW_h, db = weight_grads(X, h0, Hs, dA, dA, p["W_x"])
+    return dX, (dh_next,), {"W_x": dW_x, "W_h": dW_h, "b": db}, norms
+
+
+def forward_tanh(p, X, state):
+    return _forward(p, X, state, relu=False)
+
+
+def backward_tanh(p, dHs, dstate_out, cache):
+    return _backward(p, dHs, dstate_out, cache, relu=False)
+
+
+def forward_relu(p, X, state):
+    return _forward(p, X, state, relu=True)
+
+
+def backward_relu(p, dHs, dstate_out, cache):
+    return _backward(p, dHs, dstate_out, cache, relu=True)
