@@ -334,6 +334,7 @@ def save_config(cfg: Config, path: str | os.PathLike) -> None:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
+    os.chmod(tmp, 0o644)  # mkstemp creates 0600
     os.replace(tmp, p)
 
 

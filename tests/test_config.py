@@ -184,3 +184,10 @@ def test_describe_keys_covers_everything():
         assert type_name and meaning
         assert isinstance(default, (int, float, str)) and not (isinstance(default, float) and math.isnan(default))
     assert ("model.cell", "rnn_tanh | rnn_relu | gru | lstm", "lstm") == rows[keys.index("model.cell")][:3]
+
+
+def test_shipped_default_yaml_is_valid():
+    from pathlib import Path
+    path = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
+    cfg = load_config(path)
+    assert cfg.model.cell == "lstm" and cfg.data.tokenizer == "char" and cfg.optim.name == "adam"
