@@ -1,0 +1,186 @@
+"""The `rnnlm` command: thin wrappers that parse, call one library function, and print.
+
+Results go to stdout (with --json: one JSON object and nothing else); progress and diagnostics to
+stderr. Every user mistake is an RnnlmError, turned here, in one place, into one line on stderr
+and a non-zero exit code, never a traceback.
+"""
+
+import functools
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+
+from .errors import RnnlmError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Recurrent language models in hand-written numpy, with a window into "
+                       "how gradients flow back through time.")
+
+SetOpt = Annotated[Optional[List[str]], typer.Option(
+    "--set", help="Override a config key, e.g. --set optim.lr=0.01 (repeatable).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+RunArg = Annotated[Path, typer.Argument(help="A run directory written by `rnnlm train --out`.")]
+
+
+def user_errors(fn):
+    """Turn RnnlmError into one line on stderr and its exit code; Ctrl-C into exit 130."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except RnnlmError as e:
+            typer.echo(f"rnnlm: error: {e}", err=True)
+            raise typer.Exit(e.exit_code)
+        except KeyboardInterrupt:
+            typer.echo("rnnlm: interrupted", err=True)
+            raise typer.Exit(130)
+    return wrapper
+
+
+def _print_json(obj):
+    typer.echo(json.dumps(obj, indent=None, sort_keys=False))
+
+
+@app.command()
+@user_errors
+def train(config: Annotated[Path, typer.Argument(help="YAML config file.")],
+          set_: SetOpt = None,
+          out: Annotated[Path, typer.Option("--out", help="Run directory.")] = Path("runs/latest"),
+          resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")] = False,
+          progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+          json_: JsonOpt = False):
+    """Train a model as CONFIG says; metrics, checkpoints and the resolved config go to --out."""
+    from .config import load_config
+    from .train import train as run_training
+    cfg = load_config(config, set_ or ())
+    summary = run_training(cfg, out, resume=resume, progress=progress)
+    if json_:
+        _print_json(summary)
+        return
+    typer.echo(f"trained {summary['steps']} steps ({summary['tokens']} tokens); "
+               f"valid loss {_fmt(summary['valid_loss'])}, best {_fmt(summary['best_valid_loss'])}; "
+               f"clipping fired on {100 * summary['clip_rate']:.1f}% of steps; run in {out}",
+               err=True)
+    if cfg.train.sample_length:
+        typer.echo("--- sample ---", err=True)
+        sample(out, length=cfg.train.sample_length, seed=cfg.train.seed)
+
+
+def _fmt(x):
+    return "n/a" if x is None else f"{x:.4f}"
+
+
+@app.command()
+@user_errors
+def sample(run_dir: RunArg,
+           length: Annotated[int, typer.Option(min=0, help="Tokens to generate.")] = 500,
+           temperature: Annotated[float, typer.Option(min=0.0, help="0 = greedy.")] = 1.0,
+           top_k: Annotated[int, typer.Option(min=0, help="Keep the k likeliest (0 = all).")] = 0,
+           top_p: Annotated[float, typer.Option(min=0.0, max=1.0, help="Nucleus mass.")] = 1.0,
+           prompt: Annotated[str, typer.Option(help="Text to start from (printed first).")] = "",
+           seed: Annotated[Optional[int], typer.Option(help="Same seed, same text.")] = None,
+           checkpoint: Annotated[str, typer.Option(help="best or last.")] = "best"):
+    """Generate text from a run's checkpoint, streamed to stdout."""
+    import numpy as np
+
+    from .runs import load_run
+    from .sample import generate
+    run = load_run(run_dir, checkpoint)
+    tok = run.tokenizer
+    prompt_ids = tok.encode(prompt) if prompt else []
+    start = tok.encode("\n", unknown="skip")
+    start_id = int(start[0]) if len(start) else 0
+    rng = np.random.default_rng(seed)
+    sys.stdout.write(prompt)
+    for token in generate(run.params, run.spec, prompt_ids, length, rng, temperature, top_k,
+                          top_p, start_id):
+        sys.stdout.write(tok.decode([token]))
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+
+
+class Split(str, Enum):
+    valid = "valid"
+    test = "test"
+
+
+@app.command("eval")
+@user_errors
+def eval_(run_dir: RunArg,
+          text: Annotated[Optional[Path], typer.Option(help="Evaluate on this text file.")] = None,
+          split: Annotated[Split, typer.Option(help="Or on a split of the run's corpus.")] = Split.test,
+          bptt: Annotated[int, typer.Option(min=1, help="Window length (state carried).")] = 256,
+          checkpoint: Annotated[str, typer.Option(help="best or last.")] = "best",
+          json_: JsonOpt = False):
+    """Loss (nats/token), bits per token and perplexity on a text, state carried from zero."""
+    from .data import load_corpus
+    from .errors import DataError
+    from .evaluate import evaluate_ids, summary
+    from .runs import load_run
+    from .tokenizers import read_corpus
+    run = load_run(run_dir, checkpoint)
+    if text is not None:
+        ids = run.tokenizer.encode(read_corpus(text, run.tokenizer.kind))
+        source = str(text)
+    else:
+        corpus = load_corpus(run.config.data, run.tokenizer)
+        ids, source = getattr(corpus, split.value), f"{split.value} split of {run.config.data.corpus}"
+    if len(ids) < 2:
+        raise DataError(f"{source} has fewer than 2 tokens: nothing to evaluate; pick a longer text")
+    loss, tokens = evaluate_ids(run.params, run.spec, ids, bptt)
+    result = dict(summary(loss, tokens), source=source, step=run.meta.get("step"))
+    if json_:
+        _print_json(result)
+    else:
+        typer.echo(f"{source}: {tokens} tokens, loss {loss:.4f} nats/token, "
+                   f"{result['bits_per_token']:.4f} bits/token, perplexity {result['perplexity']:.3f}")
+
+
+@app.command()
+@user_errors
+def inspect(run_dirs: Annotated[List[Path], typer.Argument(help="One or more run directories.")],
+            step: Annotated[Optional[int], typer.Option(help="A logged step (default: the latest).")] = None,
+            png: Annotated[Optional[Path], typer.Option(help="Also draw the figures to this PNG.")] = None,
+            json_: JsonOpt = False):
+    """How the gradient flows back through time: per-step norms, clipping, a verdict."""
+    from .report import inspect_runs
+    inspect_runs(run_dirs, step=step, png=png, as_json=json_)
+
+
+@app.command()
+@user_errors
+def gradcheck(config: Annotated[Optional[Path], typer.Argument(help="YAML config (default: defaults).")] = None,
+              set_: SetOpt = None,
+              json_: JsonOpt = False):
+    """Check every analytic gradient of a small float64 copy of the model by finite differences."""
+    from .config import load_config
+    from .gradcheck import TOLERANCE, check_model, small_spec
+    from .runs import spec_from_config
+    cfg = load_config(config, set_ or ())
+    m = cfg.model
+    spec = small_spec(spec_from_config(cfg, 11))
+    errors = check_model(spec, init={"recurrent_init": m.recurrent_init,
+                                     "recurrent_gain": m.recurrent_gain,
+                                     "forget_bias": m.forget_bias})
+    worst = max(errors.values())
+    ok = worst < TOLERANCE
+    if json_:
+        _print_json({"cell": spec.cell, "layers": spec.layers, "dropout": spec.dropout,
+                     "tolerance": TOLERANCE, "worst": worst, "passed": ok, "errors": errors})
+    else:
+        typer.echo(f"gradient check: {spec.cell}, {spec.layers} layer(s), float64, V={spec.vocab_size} "
+                   f"D={spec.embed_size} H={spec.hidden_size}, dropout {spec.dropout}")
+        for name, err in errors.items():
+            typer.echo(f"  {name:<14} {err:9.2e}  {'ok' if err < TOLERANCE else 'FAIL'}")
+        typer.echo(f"worst relative error {worst:.2e} ({'passed' if ok else 'FAILED'}, "
+                   f"tolerance {TOLERANCE:g})")
+    if not ok:
+        raise typer.Exit(1)
+
+
+def main():
+    app()

@@ -1,0 +1,160 @@
+"""A run directory: its files, the metrics log, and loading a trained model back.
+
+    RUN_DIR/
+      config.yaml          the resolved config (every key, defaults filled in)
+      metrics.jsonl        one JSON object a line: {"kind": "train" | "eval" | "probe" | "event", ...}
+      checkpoints/last.npz the newest checkpoint (everything needed to resume)
+      checkpoints/best.npz the checkpoint with the lowest validation loss so far
+"""
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoint import load_checkpoint, split_arrays
+from .config import Config, config_from_dict
+from .errors import CheckpointError, RnnlmError
+from .model import ModelSpec
+from .tokenizers import tokenizer_from_dict
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    root: Path
+
+    @property
+    def config(self):
+        return self.root / "config.yaml"
+
+    @property
+    def metrics(self):
+        return self.root / "metrics.jsonl"
+
+    @property
+    def checkpoints(self):
+        return self.root / "checkpoints"
+
+    @property
+    def last(self):
+        return self.checkpoints / "last.npz"
+
+    @property
+    def best(self):
+        return self.checkpoints / "best.npz"
+
+
+class MetricsWriter:
+    """Appends one JSON object a line to metrics.jsonl, flushed at once so a crash loses nothing."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        try:
+            self.file = open(self.path, "a", encoding="utf-8")
+        except OSError as e:
+            raise RnnlmError(f"cannot write {self.path}: {e.strerror}; check the run directory's "
+                             "permissions") from None
+
+    def write(self, record):
+        self.file.write(json.dumps(_finite(record), allow_nan=False) + "\n")
+        self.file.flush()
+
+    def close(self):
+        self.file.close()
+
+
+def _finite(obj):
+    """JSON has no NaN/inf: write them as the strings "nan", "inf", "-inf"."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def read_metrics(run_dir):
+    """All records of a run's metrics.jsonl (a torn last line from a crash is ignored)."""
+    path = RunPaths(Path(run_dir)).metrics
+    if not path.is_file():
+        raise RnnlmError(f"'{run_dir}' has no metrics.jsonl: is it a run directory made by "
+                         "`rnnlm train`?")
+    records = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return records
+
+
+def spec_from_config(cfg: Config, vocab_size: int) -> ModelSpec:
+    m = cfg.model
+    return ModelSpec(m.cell, vocab_size, m.embed_size, m.hidden_size, m.layers, m.dropout)
+
+
+@dataclass
+class LoadedRun:
+    config: Config
+    tokenizer: object
+    spec: ModelSpec
+    params: dict
+    meta: dict
+    arrays: dict
+
+
+def check_run_dir(run_dir):
+    if not Path(run_dir).is_dir():
+        raise RnnlmError(f"run directory '{run_dir}' does not exist: pass the --out directory of "
+                         "a `rnnlm train` run")
+
+
+def load_run(run_dir, which="best"):
+    """The config, tokenizer and parameters of a run's checkpoint ('best', else 'last')."""
+    check_run_dir(run_dir)
+    paths = RunPaths(Path(run_dir))
+    path = paths.best if which == "best" and paths.best.is_file() else paths.last
+    if not path.is_file():
+        raise CheckpointError(f"'{run_dir}' has no checkpoint yet: train longer than "
+                              "train.eval_every steps, or wait for the first checkpoint")
+    arrays, meta = load_checkpoint(path)
+    cfg = config_from_dict(meta.get("config"))
+    tokenizer = tokenizer_from_dict(meta.get("tokenizer"))
+    spec = spec_from_config(cfg, tokenizer.vocab_size)
+    params = split_arrays(arrays, "param")
+    dtype = np.dtype(cfg.train.dtype)
+    for name, shape in expected_shapes(spec).items():
+        a = params.get(name)
+        if a is None or a.shape != shape or a.dtype != dtype:
+            raise CheckpointError(f"checkpoint '{path}' does not match its config: parameter "
+                                  f"'{name}' should be {shape} {dtype}; the file is corrupt")
+    return LoadedRun(cfg, tokenizer, spec, params, meta, arrays)
+
+
+def expected_shapes(spec: ModelSpec):
+    """The shape of every parameter of an architecture, without allocating it."""
+    from . import cells
+    V, D, H, k = spec.vocab_size, spec.embed_size, spec.hidden_size, cells.GATES[spec.cell]
+    shapes = {"embed.W": (V, D)}
+    for l in range(spec.layers):
+        shapes[f"rnn.{l}.W_x"] = (D if l == 0 else H, k * H)
+        shapes[f"rnn.{l}.W_h"] = (H, k * H)
+        shapes[f"rnn.{l}.b"] = (k * H,)
+        if spec.cell == "gru":
+            shapes[f"rnn.{l}.b_hn"] = (H,)
+    shapes["head.W"] = (H, V)
+    shapes["head.b"] = (V,)
+    return shapes
+
+
+def ensure_dir(path):
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise RnnlmError(f"cannot create run directory '{path}': {e.strerror}; choose another "
+                         "--out") from None
