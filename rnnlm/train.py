@@ -24,6 +24,7 @@ from tqdm import tqdm
 from . import model
 from .checkpoint import join_arrays, load_checkpoint, save_checkpoint, split_arrays
 from .config import config_to_dict, save_config
+from .diagnostics import probe_record
 from .data import batchify, check_trainable, load_corpus, num_windows, window
 from .errors import CheckpointError, RnnlmError
 from .evaluate import evaluate_streams
@@ -145,6 +146,7 @@ class Trainer:
         """One optimizer step. Returns a dict of what happened (for logging)."""
         cfg, ts = self.cfg, self.ts
         x, y = self.next_window()
+        state_in = ts.state
         lr = ts.lr_scale * learning_rate(ts.step, cfg.optim.lr, cfg.optim.schedule,
                                          cfg.optim.warmup_steps, cfg.train.max_steps,
                                          cfg.optim.min_lr)
@@ -153,6 +155,10 @@ class Trainer:
         norm = global_norm(grads)  # before clipping: clipping would turn inf into NaN
         if not (math.isfinite(loss) and math.isfinite(norm)):
             return {"nonfinite": True, "loss": loss, "grad_norm": norm, "lr": lr, "tokens": x.size}
+        probe = None
+        if cfg.train.probe_every and (ts.step + 1) % cfg.train.probe_every == 0:
+            # Probe the parameters this step's gradient was taken at, on the same window.
+            probe = probe_record(self.params, self.spec, x, y, state_in, ts.step + 1)
         _, norm_after, clipped = clip_by_norm(grads, cfg.optim.clip_norm, norm)
         value_clipped = clip_by_value(grads, cfg.optim.clip_value)
         self.opt.step(self.params, grads, lr)
@@ -162,7 +168,7 @@ class Trainer:
         ts.clip_count += bool(clipped or value_clipped)
         return {"nonfinite": False, "loss": loss, "grad_norm": norm, "lr": lr, "tokens": x.size,
                 "grad_norm_clipped": norm_after if not value_clipped else global_norm(grads),
-                "clipped": bool(clipped or value_clipped), "step_norms": norms}
+                "clipped": bool(clipped or value_clipped), "step_norms": norms, "probe": probe}
 
     # ------------------------------------------------------------ the loop
     def run(self):
@@ -179,6 +185,8 @@ class Trainer:
                     self.on_nonfinite(out, writer)
                     continue
                 acc.add(out)
+                if out["probe"] is not None:
+                    writer.write(out["probe"])
                 bar.update(1)
                 if ts.step % t.log_every == 0 or ts.step == t.max_steps:
                     record = acc.record(ts, out)
