@@ -1,0 +1,120 @@
+"""The whole model: gradient checks through `rnnlm.gradcheck`, windows against whole sequences,
+the initial loss, overfitting a tiny text, and the per-piece layers."""
+
+import math
+
+import numpy as np
+import pytest
+
+from rnnlm import layers, model
+from rnnlm.gradcheck import TOLERANCE, check_model, numeric_grad, relative_error
+from rnnlm.optim import Adam, clip_by_norm
+
+CELLS = ["rnn_tanh", "rnn_relu", "gru", "lstm"]
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("layers_, dropout", [(1, 0.0), (2, 0.0), (2, 0.3)])
+def test_model_gradcheck(cell, layers_, dropout):
+    errors = check_model(model.ModelSpec(cell, 11, 4, 5, layers_, dropout))
+    assert max(errors.values()) < TOLERANCE, errors
+    # every parameter and the carried state of every layer were checked
+    assert sum(k.startswith("state.") for k in errors) == layers_ * (2 if cell == "lstm" else 1)
+
+
+def test_layer_gradients():
+    rng = np.random.default_rng(0)
+    X, W, b = rng.standard_normal((6, 4)), rng.standard_normal((4, 5)), rng.standard_normal(5)
+    y = rng.integers(0, 5, 6)
+
+    def loss():
+        return layers.softmax_cross_entropy(layers.linear_forward(X, W, b)[0], y)[0]
+
+    logits, cache = layers.linear_forward(X, W, b)
+    _, dlogits = layers.softmax_cross_entropy(logits, y)
+    dX, dW, db = layers.linear_backward(dlogits, cache)
+    for analytic, x in ((dX, X), (dW, W), (db, b)):
+        assert relative_error(analytic, numeric_grad(loss, x)) < TOLERANCE
+
+    E = rng.standard_normal((7, 3))
+    ids = np.array([[1, 2, 1], [6, 1, 0]])  # repeated ids must accumulate
+    R = rng.standard_normal((2, 3, 3))
+    out, cache = layers.embedding_forward(E, ids)
+    dE = layers.embedding_backward(R, cache)
+    assert relative_error(dE, numeric_grad(lambda: float(np.sum(E[ids] * R)), E)) < TOLERANCE
+
+    mask_rng = lambda: np.random.default_rng(5)  # noqa: E731
+    Z = rng.standard_normal((4, 5))
+    out, cache = layers.dropout_forward(Z, 0.4, mask_rng(), True)
+    dZ = layers.dropout_backward(R[0, :, :3].sum() * np.ones_like(Z), cache)
+    num = numeric_grad(lambda: R[0, :, :3].sum() * float(np.sum(
+        layers.dropout_forward(Z, 0.4, mask_rng(), True)[0])), Z)
+    assert relative_error(dZ, num) < TOLERANCE
+    assert layers.dropout_forward(Z, 0.4, mask_rng(), False)[0] is Z  # identity at eval
+
+
+def test_softmax_cross_entropy_is_stable_and_right():
+    logits = np.array([[1000.0, 0.0, -1000.0], [0.0, 0.0, 0.0]])
+    loss, d = layers.softmax_cross_entropy(logits, np.array([0, 2]))
+    assert loss == pytest.approx((0.0 + math.log(3)) / 2)
+    assert np.all(np.isfinite(d))
+    np.testing.assert_allclose(d.sum(axis=1), 0, atol=1e-15)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_windows_with_carried_state_equal_the_whole_sequence(cell):
+    spec = model.ModelSpec(cell, 13, 6, 8, 2)
+    rng = np.random.default_rng(1)
+    params = model.init_params(spec, rng, np.float64)
+    x = rng.integers(0, 13, (3, 12))
+    state0 = model.zero_state(spec, 3, np.float64)
+    whole, final, _ = model.forward(params, spec, x, state0)  # (12, 3, V)
+    state, parts = state0, []
+    for cut in (slice(0, 5), slice(5, 9), slice(9, 12)):  # uneven windows on purpose
+        logits, state, _ = model.forward(params, spec, x[:, cut], state)
+        parts.append(logits)
+    np.testing.assert_allclose(np.concatenate(parts), whole, rtol=1e-12, atol=1e-12)
+    for a, b in zip(final, state):
+        for u, v in zip(a, b):
+            np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_initial_loss_is_close_to_log_vocab(cell):
+    V = 65
+    spec = model.ModelSpec(cell, V, 16, 32, 2)
+    rng = np.random.default_rng(2)
+    params = model.init_params(spec, rng)
+    x = rng.integers(0, V, (8, 20))
+    y = rng.integers(0, V, (8, 20))
+    loss, _, _, _ = model.loss_and_grads(params, spec, x, y, model.zero_state(spec, 8))
+    assert abs(loss - math.log(V)) < 0.05 * math.log(V)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_tiny_model_overfits_tiny_text(cell):
+    text = "the cat sat on the mat. " * 4
+    chars = sorted(set(text))
+    ids = np.array([chars.index(c) for c in text])
+    spec = model.ModelSpec(cell, len(chars), 8, 32, 1)
+    rng = np.random.default_rng(3)
+    params = model.init_params(spec, rng)
+    opt = Adam(params)
+    x, y = ids[None, :-1], ids[None, 1:]
+    for _ in range(300):
+        loss, grads, _, _ = model.loss_and_grads(params, spec, x, y, model.zero_state(spec, 1))
+        clip_by_norm(grads, 5.0)
+        opt.step(params, grads, 1e-2)
+    # The text is periodic with period 24 and only the first few characters are unpredictable.
+    assert loss < 0.25, loss
+
+
+def test_step_norms_shape_and_dtype():
+    spec = model.ModelSpec("lstm", 10, 4, 6, 3)
+    rng = np.random.default_rng(0)
+    params = model.init_params(spec, rng)
+    x = rng.integers(0, 10, (2, 7))
+    loss, grads, state, norms = model.loss_and_grads(params, spec, x, x, model.zero_state(spec, 2))
+    assert norms.shape == (3, 7) and np.all(np.isfinite(norms)) and np.all(norms > 0)
+    assert set(grads) == set(params)
+    assert all(grads[k].shape == params[k].shape and grads[k].dtype == np.float32 for k in params)
