@@ -7,6 +7,7 @@ and a non-zero exit code, never a traceback.
 
 import functools
 import json
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -27,18 +28,38 @@ RunArg = Annotated[Path, typer.Argument(help="A run directory written by `rnnlm 
 
 
 def user_errors(fn):
-    """Turn RnnlmError into one line on stderr and its exit code; Ctrl-C into exit 130."""
+    """Turn RnnlmError into one line on stderr and its exit code; Ctrl-C into exit 130.
+
+    A training run stopped by a signal (after its checkpoint) is not an error: its line says so,
+    and the exit code is 128 + the signal number (130 SIGINT, 143 SIGTERM)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from .signals import Stopped
         try:
             return fn(*args, **kwargs)
+        except Stopped as e:
+            typer.echo(f"rnnlm: {e}", err=True)
+            raise typer.Exit(e.exit_code)
         except RnnlmError as e:
             typer.echo(f"rnnlm: error: {e}", err=True)
             raise typer.Exit(e.exit_code)
         except KeyboardInterrupt:
             typer.echo("rnnlm: interrupted", err=True)
             raise typer.Exit(130)
+        except MemoryError:
+            typer.echo("rnnlm: error: out of memory: lower model.hidden_size, model.layers, "
+                       "train.batch_size or train.bptt", err=True)
+            raise typer.Exit(1)
     return wrapper
+
+
+def _set_threads(n):
+    """BLAS threads, set through the environment before numpy is first imported (0 = default)."""
+    if n and n > 0:
+        if "numpy" in sys.modules:
+            typer.echo("rnnlm: warning: numpy already loaded; thread count unchanged", err=True)
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(n)
 
 
 def _print_json(obj):
@@ -50,14 +71,22 @@ def _print_json(obj):
 def train(config: Annotated[Path, typer.Argument(help="YAML config file.")],
           set_: SetOpt = None,
           out: Annotated[Path, typer.Option("--out", help="Run directory.")] = Path("runs/latest"),
-          resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")] = False,
+          resume: Annotated[bool, typer.Option(
+              "--resume", help="Continue the run in --out from its newest valid checkpoint, "
+                               "exactly where it stopped.")] = False,
+          overwrite: Annotated[bool, typer.Option(
+              "--overwrite", help="Start a new run in an --out that already holds one, deleting "
+                                  "its checkpoints and metrics.")] = False,
           progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
           json_: JsonOpt = False):
     """Train a model as CONFIG says; metrics, checkpoints and the resolved config go to --out."""
     from .config import load_config
     from .train import train as run_training
     cfg = load_config(config, set_ or ())
-    summary = run_training(cfg, out, resume=resume, progress=progress)
+    _set_threads(cfg.train.threads)
+    if resume and overwrite:
+        raise RnnlmError("--resume and --overwrite contradict each other: pass one of them")
+    summary = run_training(cfg, out, resume=resume, progress=progress, overwrite=overwrite)
     if json_:
         _print_json(summary)
         return
@@ -182,5 +211,43 @@ def gradcheck(config: Annotated[Optional[Path], typer.Argument(help="YAML config
         raise typer.Exit(1)
 
 
+@app.command()
+@user_errors
+def bench(configs: Annotated[str, typer.Option(help="Comma-separated: a, b, c, d-gru, d-rnn, default.")] = "a,b,d-gru,d-rnn",
+          seconds: Annotated[float, typer.Option(min=0.0, help="Timing per config.")] = 5.0,
+          threads: Annotated[int, typer.Option(min=0, help="BLAS threads (0 = default).")] = 0,
+          torch: Annotated[bool, typer.Option("--torch", help="Time PyTorch alongside, if installed.")] = False,
+          json_: JsonOpt = False):
+    """Tokens per second and peak memory of one training step (float32), side by side with PyTorch."""
+    _set_threads(threads)
+    from .bench import CONFIGS, measure
+    names = [c.strip() for c in configs.split(",") if c.strip()]
+    unknown = [c for c in names if c not in CONFIGS]
+    if unknown:
+        raise RnnlmError(f"unknown bench config {unknown[0]!r}: choose from {', '.join(CONFIGS)}")
+    if torch:
+        try:
+            import torch as _  # noqa: F401
+        except ImportError:
+            raise RnnlmError("--torch needs PyTorch: pip install torch (CPU build)") from None
+    results = []
+    for name in names:
+        r = measure(name, seconds, threads or None, torch)
+        results.append(r)
+        if not json_:
+            line = (f"{name:<8} {r['cell']:<9} numpy {r['numpy_tokens_per_s']:9.0f} tok/s "
+                    f"({r['numpy_step_ms']:7.1f} ms/step, peak {r['numpy_peak_mib']:6.1f} MiB)")
+            if torch:
+                line += (f"   torch {r['torch_tokens_per_s']:9.0f} tok/s   numpy/torch "
+                         f"{r['numpy_over_torch']:.2f}")
+            typer.echo(line)
+    if json_:
+        _print_json({"threads": threads, "results": results})
+
+
 def main():
     app()
+
+
+if __name__ == "__main__":
+    main()
