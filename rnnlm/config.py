@@ -54,7 +54,7 @@ class ModelConfig:
     hidden_size: int = _key(256, "hidden state width H of every layer", ge=1)
     dropout: float = _key(0.0, "dropout probability between layers and before the output (0 = off)",
                           ge=0.0, lt=1.0)
-    init_scale: float = _key(0.0, "input/output weights drawn uniform in [-s, s]; 0 means s = 1/sqrt(fan_in)",
+    init_scale: float = _key(0.0, "input weights W_x and output weights head.W drawn uniform in [-s, s]; 0 means s = 1/sqrt(hidden_size)",
                              ge=0.0)
     recurrent_init: str = _key("orthogonal", "initialisation of the recurrent weights W_h",
                                choices=("orthogonal", "uniform"))
