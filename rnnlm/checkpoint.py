@@ -16,7 +16,6 @@ import hashlib
 import io
 import json
 import os
-import zipfile
 
 import numpy as np
 
@@ -37,7 +36,11 @@ def arrays_digest(arrays):
 
 
 def atomic_write_bytes(path, data):
-    """Write data to path through a temporary file, fsync and rename."""
+    """Write data to path through a temporary file, fsync and rename.
+
+    Any failure, including a second Ctrl-C in the middle, removes the temporary file and leaves
+    the previous file at path untouched.
+    """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp-{os.getpid()}")
@@ -47,13 +50,16 @@ def atomic_write_bytes(path, data):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as e:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
-        raise CheckpointError(f"cannot write {path}: {e.strerror or e}; check free space and "
-                              "permissions of the run directory") from None
+        if isinstance(e, OSError):
+            raise CheckpointError(f"cannot write {path}: {e.strerror or e}; free disk space or "
+                                  "fix the permissions of the run directory, then resume with "
+                                  "--resume") from None
+        raise
     try:  # make the rename itself durable
         fd = os.open(directory, os.O_RDONLY)
         try:
@@ -64,39 +70,57 @@ def atomic_write_bytes(path, data):
         pass
 
 
-def save_checkpoint(path, arrays, meta):
-    """arrays: {'param/...': ndarray, ...}; meta: JSON-safe dict. Atomic."""
+def checkpoint_bytes(arrays, meta):
+    """The .npz bytes of a checkpoint. Refuses NaN/inf: no checkpoint ever holds them."""
+    for name, a in arrays.items():
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            raise CheckpointError(f"'{name}' holds NaN or inf; no checkpoint written: lower "
+                                  "optim.lr or set optim.clip_norm")
     meta = dict(meta, format=FORMAT, sha256=arrays_digest(arrays))
     payload = dict(arrays)
-    payload["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    payload["__meta__"] = np.frombuffer(json.dumps(meta, allow_nan=False).encode(), dtype=np.uint8)
     buf = io.BytesIO()
     np.savez(buf, **payload)
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def save_checkpoint(path, arrays, meta):
+    """arrays: {'param/...': ndarray, ...}; meta: JSON-safe dict. Atomic."""
+    atomic_write_bytes(path, checkpoint_bytes(arrays, meta))
 
 
 def load_checkpoint(path):
-    """Read and verify a checkpoint. Returns (arrays, meta). Raises CheckpointError."""
+    """Read and verify a checkpoint. Returns (arrays, meta). Raises only CheckpointError.
+
+    Every .npy header is read and checked (no object dtype, a sane shape that the stored bytes
+    can hold) before any array is allocated; nothing is ever unpickled.
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint '{path}' not found: train a run first or check the path")
     try:
         with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise CheckpointError(f"checkpoint '{path}' is a single array, not an rnnlm .npz "
+                                      "checkpoint: use a checkpoint written by rnnlm")
             for name in z.files:
                 _check_header(z, name, path)
             arrays = {name: z[name] for name in z.files}
     except CheckpointError:
         raise
-    except ValueError as e:  # object arrays need pickle: refused
-        raise CheckpointError(f"checkpoint '{path}' holds data that needs pickle ({e}); "
-                              "rnnlm never unpickles: use a checkpoint written by rnnlm") from None
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as e:
-        raise CheckpointError(f"checkpoint '{path}' is corrupt or not an .npz file ({e}); "
+    except MemoryError:
+        raise CheckpointError(f"checkpoint '{path}' declares more data than fits in memory: "
+                              "it is corrupt; use another checkpoint") from None
+    except Exception as e:  # zipfile, zlib, numpy format and OS errors alike: the file is bad
+        reason = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        raise CheckpointError(f"checkpoint '{path}' is corrupt or not an .npz file ({reason}); "
                               "use another checkpoint or retrain") from None
-    if "__meta__" not in arrays:
+    meta_bytes = arrays.pop("__meta__", None)
+    if meta_bytes is None or meta_bytes.dtype != np.uint8 or meta_bytes.ndim != 1:
         raise CheckpointError(f"checkpoint '{path}' has no metadata: not written by rnnlm")
     try:
-        meta = json.loads(arrays.pop("__meta__").tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        meta = json.loads(meta_bytes.tobytes().decode())
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise CheckpointError(f"checkpoint '{path}' has unreadable metadata; it is corrupt") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint '{path}' is not an {FORMAT} file")
@@ -108,18 +132,22 @@ def load_checkpoint(path):
 
 def _check_header(z, name, path):
     """Refuse object dtypes and absurd shapes by reading the .npy header, before any allocation."""
-    with z.zip.open(name + ".npy") as f:
+    info = z.zip.getinfo(name + ".npy")
+    with z.zip.open(info) as f:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
             shape, _, dtype = np.lib.format.read_array_header_1_0(f)
         else:
             shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+        offset = f.tell()
     if dtype.hasobject:
         raise CheckpointError(f"checkpoint '{path}' holds an object array '{name}': refused "
                               "(it would need pickle); use a checkpoint written by rnnlm")
-    if int(np.prod(shape, dtype=np.float64)) > MAX_ARRAY_ELEMENTS:
-        raise CheckpointError(f"checkpoint '{path}' declares an absurd shape {shape} for '{name}': "
-                              "it is corrupt")
+    count = int(np.prod(shape, dtype=np.float64))
+    stored = info.file_size - offset  # bytes the entry says it holds after its header
+    if count > MAX_ARRAY_ELEMENTS or count * dtype.itemsize > stored:
+        raise CheckpointError(f"checkpoint '{path}' declares an absurd shape {shape} for '{name}' "
+                              f"({stored} bytes stored): it is corrupt; use another checkpoint")
 
 
 def split_arrays(arrays, prefix):

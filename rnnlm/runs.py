@@ -3,8 +3,13 @@
     RUN_DIR/
       config.yaml          the resolved config (every key, defaults filled in)
       metrics.jsonl        one JSON object a line: {"kind": "train" | "eval" | "probe" | "event", ...}
+      checkpoints/step-00000200.npz   the last train.keep_checkpoints checkpoints, by step
       checkpoints/last.npz the newest checkpoint (everything needed to resume)
       checkpoints/best.npz the checkpoint with the lowest validation loss so far
+      train.lock           the pid of the trainer writing this directory, while it runs
+
+metrics.jsonl describes one trajectory: on --resume (and on a rollback) the records with a step
+after the checkpoint's are dropped, since the resumed run writes them again.
 """
 
 import json
@@ -46,6 +51,20 @@ class RunPaths:
     def best(self):
         return self.checkpoints / "best.npz"
 
+    @property
+    def lock(self):
+        return self.root / "train.lock"
+
+    def step_checkpoint(self, step):
+        return self.checkpoints / f"step-{step:08d}.npz"
+
+    def step_checkpoints(self):
+        """The step-*.npz checkpoints, newest first."""
+        if not self.checkpoints.is_dir():
+            return []
+        found = [p for p in self.checkpoints.glob("step-*.npz") if p.stem[5:].isdigit()]
+        return sorted(found, key=lambda p: int(p.stem[5:]), reverse=True)
+
 
 class MetricsWriter:
     """Appends one JSON object a line to metrics.jsonl, flushed at once so a crash loses nothing."""
@@ -59,8 +78,18 @@ class MetricsWriter:
                              "permissions") from None
 
     def write(self, record):
-        self.file.write(json.dumps(_finite(record), allow_nan=False) + "\n")
-        self.file.flush()
+        try:
+            self.file.write(json.dumps(_finite(record), allow_nan=False) + "\n")
+            self.file.flush()
+        except OSError as e:
+            raise RnnlmError(f"cannot write {self.path}: {e.strerror or e}; free disk space, "
+                             "then continue with --resume") from None
+
+    def truncate(self, step):
+        """Drop the records after `step` (see truncate_metrics) and go on appending."""
+        self.file.close()
+        truncate_metrics(self.path, step)
+        self.file = open(self.path, "a", encoding="utf-8")
 
     def close(self):
         self.file.close()
@@ -75,6 +104,33 @@ def _finite(obj):
     if isinstance(obj, (list, tuple)):
         return [_finite(v) for v in obj]
     return obj
+
+
+def truncate_metrics(path, step):
+    """Drop the records of metrics.jsonl with a step after `step` (and any torn line), atomically.
+
+    Used on --resume and on rollback: the steps after the checkpoint are trained again and their
+    records written again, so the file never holds two versions of one step."""
+    from .checkpoint import atomic_write_bytes
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    kept, dropped = [], 0
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+                keep = isinstance(record, dict) and not (
+                    isinstance(record.get("step"), int) and record["step"] > step)
+            except json.JSONDecodeError:
+                keep = False
+            if keep:
+                kept.append(line if line.endswith("\n") else line + "\n")
+            else:
+                dropped += 1
+    if dropped:
+        atomic_write_bytes(path, "".join(kept).encode("utf-8"))
+    return dropped
 
 
 def read_metrics(run_dir):

@@ -7,47 +7,37 @@
         clip (global norm, then value); optimizer step
         every log_every: one "train" line in metrics.jsonl, with ‖∂L/∂h_t‖ for every t and layer
         every eval_every: validation loss, checkpoints last (and best when it improved)
+        on SIGINT/SIGTERM: finish the step, checkpoint, exit 130/143
 
-Everything that changes from step to step lives in TrainState and goes into the checkpoint, so
-a resumed run continues bit for bit.
+Everything that changes from step to step lives in TrainState (trainstate.py) and goes into the
+checkpoint, so a resumed run continues bit for bit. Metrics records of a step are written before
+that step's checkpoint, so on resume dropping the records after the checkpoint's step leaves
+exactly one record per step.
 """
 
 import math
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from . import model
-from .checkpoint import join_arrays, load_checkpoint, save_checkpoint, split_arrays
-from .config import config_to_dict, save_config
-from .diagnostics import probe_record
+from .config import save_config
 from .data import batchify, check_trainable, load_corpus, num_windows, window
-from .errors import CheckpointError, RnnlmError
+from .diagnostics import probe_record
+from .errors import CheckpointError, DataError, RnnlmError
 from .evaluate import evaluate_streams
+from .lock import RunLock
 from .optim import clip_by_norm, clip_by_value, global_norm, learning_rate, make_optimizer
-from .runs import MetricsWriter, RunPaths, ensure_dir, spec_from_config
+from .runs import MetricsWriter, RunPaths, ensure_dir, spec_from_config, truncate_metrics
+from .signals import GracefulStop, Stopped
 from .tokenizers import tokenizer_from_dict
+from .trainstate import (check_compatible, find_checkpoint, fresh_state, new_interval, restore,
+                         save_training, training_checkpoint, warn)
 
-
-@dataclass
-class TrainState:
-    """What changes from step to step, besides parameters and optimizer moments."""
-
-    rng: np.random.Generator  # dropout masks
-    state: tuple  # carried hidden state, one tuple per layer
-    step: int = 0  # optimizer steps done
-    epoch: int = 0  # passes over the training streams begun
-    window: int = 0  # next window of the current pass
-    tokens: int = 0  # training tokens seen
-    clip_count: int = 0  # steps on which clipping fired
-    best_valid: float = math.inf
-    lr_scale: float = 1.0  # lowered by each non-finite rollback
-    nonfinite: int = 0  # non-finite events so far
-    log: dict = field(default_factory=dict)  # accumulators between two log lines
+MAX_BAD_STREAK = 20  # non-finite steps in a row before giving up
 
 
 def _say(msg):
@@ -57,13 +47,19 @@ def _say(msg):
 class Trainer:
     """Owns one run: data, parameters, optimizer, state, metrics writer."""
 
-    def __init__(self, cfg, out_dir, resume=False, progress=True):
+    def __init__(self, cfg, out_dir, resume=False, progress=True, overwrite=False):
         self.cfg, self.progress = cfg, progress
         self.paths = RunPaths(Path(out_dir))
         self.dtype = np.dtype(cfg.train.dtype)
-        saved = self._last_checkpoint() if resume else None
-        tokenizer = tokenizer_from_dict(saved[1]["tokenizer"]) if saved else None
-        corpus = load_corpus(cfg.data, tokenizer)
+        saved = self._find_resume_point() if resume else self._check_fresh(overwrite)
+        tokenizer = tokenizer_from_dict(saved[2]["tokenizer"]) if saved else None
+        try:
+            corpus = load_corpus(cfg.data, tokenizer)
+        except DataError as e:
+            if saved:
+                raise DataError(f"--resume: {e} (the run's vocabulary is fixed by its "
+                                "checkpoint: resume on the run's own corpus)") from None
+            raise
         t = cfg.train
         check_trainable(len(corpus.train), t.batch_size, t.bptt)
         self.tokenizer = corpus.tokenizer
@@ -79,56 +75,48 @@ class Trainer:
         o = cfg.optim
         self.opt = make_optimizer(o.name, self.params, o.momentum, o.beta1, o.beta2, o.eps,
                                   o.weight_decay)
-        self.ts = TrainState(rng, model.zero_state(self.spec, t.batch_size, self.dtype))
-        if saved:
-            self._restore(*saved)
+        self.ts = fresh_state(self.spec, t.batch_size, self.dtype, rng)
         ensure_dir(self.paths.checkpoints)
-        save_config(cfg, self.paths.config)
+        if saved:
+            restore(self.params, self.opt, self.ts, saved[1], saved[2], saved[0])
+            dropped = truncate_metrics(self.paths.metrics, self.ts.step)
+            _say(f"resuming from {saved[0]} at step {self.ts.step}"
+                 + (f"; dropped {dropped} metrics record(s) written after it" if dropped else ""))
+        try:
+            save_config(cfg, self.paths.config)
+        except OSError as e:
+            raise RnnlmError(f"cannot write {self.paths.config}: {e.strerror or e}; free disk "
+                             "space or fix the run directory's permissions") from None
 
     # ------------------------------------------------------------ checkpoints
-    def _last_checkpoint(self):
-        if not self.paths.last.is_file():
+    def _find_resume_point(self):
+        found = find_checkpoint(self.paths)
+        if found is None:
             raise CheckpointError(f"--resume: '{self.paths.root}' has no checkpoint to resume "
                                   "from; drop --resume to start a new run")
-        arrays, meta = load_checkpoint(self.paths.last)
-        if meta.get("config", {}).get("model") != config_to_dict(self.cfg)["model"]:
-            raise CheckpointError("--resume: the checkpoint's model section differs from the "
-                                  "config's; resume with the run's own config.yaml")
-        return arrays, meta
+        check_compatible(self.cfg, found[2], found[0])
+        return found
 
-    def _restore(self, arrays, meta):
-        for name, p in self.params.items():
-            a = arrays.get(f"param/{name}")
-            if a is None or a.shape != p.shape:
-                raise CheckpointError(f"checkpoint parameter '{name}' is missing or has the "
-                                      "wrong shape: it belongs to another model")
-            p[...] = a
-        self.opt.load_state_dict(split_arrays(arrays, "optim"))
-        ts = self.ts
-        ts.state = tuple(tuple(arrays[f"state/{l}.{i}"].astype(self.dtype)
-                               for i in range(len(layer))) for l, layer in enumerate(ts.state))
-        for key in ("step", "epoch", "window", "tokens", "clip_count", "nonfinite"):
-            setattr(ts, key, int(meta[key]))
-        ts.best_valid = float(meta["best_valid"])
-        ts.lr_scale = float(meta["lr_scale"])
-        ts.rng.bit_generator.state = meta["rng"]
+    def _check_fresh(self, overwrite):
+        """A new run must not mix its files with an old run's: refuse, or clear with --overwrite."""
+        old = [p for p in (self.paths.metrics, self.paths.last, self.paths.best) if p.is_file()]
+        old += self.paths.step_checkpoints()
+        if old and not overwrite:
+            raise RnnlmError(f"'{self.paths.root}' already holds a run ({old[0].name}): continue "
+                             "it with --resume, start over there with --overwrite, or choose "
+                             "another --out")
+        for p in old:
+            try:
+                p.unlink()
+            except OSError as e:
+                raise RnnlmError(f"cannot remove {p}: {e.strerror}; fix the run directory's "
+                                 "permissions or choose another --out") from None
+        return None
 
-    def save(self, path):
-        ts = self.ts
-        for name, p in self.params.items():
-            if not np.all(np.isfinite(p)):
-                raise RnnlmError(f"parameter '{name}' holds NaN or inf at step {ts.step}; no "
-                                 "checkpoint written: lower optim.lr or set optim.clip_norm")
-        arrays = join_arrays("param", self.params)
-        arrays.update(join_arrays("optim", self.opt.state_dict()))
-        for l, layer in enumerate(ts.state):
-            arrays.update({f"state/{l}.{i}": s for i, s in enumerate(layer)})
-        meta = {"step": ts.step, "epoch": ts.epoch, "window": ts.window, "tokens": ts.tokens,
-                "clip_count": ts.clip_count, "nonfinite": ts.nonfinite,
-                "best_valid": ts.best_valid if math.isfinite(ts.best_valid) else 1e308,
-                "lr_scale": ts.lr_scale, "rng": ts.rng.bit_generator.state,
-                "config": config_to_dict(self.cfg), "tokenizer": self.tokenizer.to_dict()}
-        save_checkpoint(path, arrays, meta)
+    def save(self, best=False):
+        """Checkpoint the whole training state (last, step-N, and best when asked)."""
+        arrays, meta = training_checkpoint(self.params, self.opt, self.ts, self.cfg, self.tokenizer)
+        save_training(self.paths, arrays, meta, self.cfg.train.keep_checkpoints, best)
 
     # ------------------------------------------------------------ one step
     def next_window(self):
@@ -164,6 +152,7 @@ class Trainer:
         self.opt.step(self.params, grads, lr)
         ts.state = new_state
         ts.step += 1
+        ts.bad_streak = 0
         ts.tokens += x.size
         ts.clip_count += bool(clipped or value_clipped)
         return {"nonfinite": False, "loss": loss, "grad_norm": norm, "lr": lr, "tokens": x.size,
@@ -171,38 +160,46 @@ class Trainer:
                 "clipped": bool(clipped or value_clipped), "step_norms": norms, "probe": probe}
 
     # ------------------------------------------------------------ the loop
-    def run(self):
+    def run(self, stop=None):
+        """Train to max_steps. `stop`: a GracefulStop whose flag ends the run after a checkpoint."""
         cfg, ts, t = self.cfg, self.ts, self.cfg.train
         writer = MetricsWriter(self.paths.metrics)
         bar = tqdm(total=t.max_steps, initial=ts.step, unit="step", file=sys.stderr,
                    disable=not self.progress, dynamic_ncols=True)
-        acc = _Interval()
+        acc = _Interval(ts)
         last_valid = None
         try:
             while ts.step < t.max_steps:
                 out = self.step()
+                saved = False
                 if out["nonfinite"]:
-                    self.on_nonfinite(out, writer)
-                    continue
-                acc.add(out)
-                if out["probe"] is not None:
-                    writer.write(out["probe"])
-                bar.update(1)
-                if ts.step % t.log_every == 0 or ts.step == t.max_steps:
-                    record = acc.record(ts, out)
-                    writer.write(record)
-                    bar.set_postfix(loss=f"{record['loss']:.3f}",
-                                    tok_s=f"{record['tokens_per_s']:.0f}", refresh=False)
-                    acc = _Interval()
-                if (t.eval_every and ts.step % t.eval_every == 0) or ts.step == t.max_steps:
-                    last_valid = self.checkpoint(writer)
-                    acc.start = time.perf_counter()  # evaluation time is not training speed
+                    saved = self.on_nonfinite(out, writer)
+                else:
+                    acc.add(out)
+                    if out["probe"] is not None:
+                        writer.write(out["probe"])
+                    bar.update(1)
+                    if ts.step % t.log_every == 0 or ts.step == t.max_steps:
+                        record = acc.record(out)
+                        writer.write(record)
+                        bar.set_postfix(loss=f"{record['loss']:.3f}",
+                                        tok_s=f"{record['tokens_per_s']:.0f}", refresh=False)
+                    if (t.eval_every and ts.step % t.eval_every == 0) or ts.step == t.max_steps:
+                        last_valid, saved = self.checkpoint(writer), True
+                        acc.start = time.perf_counter()  # evaluation time is not training speed
+                if stop is not None and stop.requested and ts.step < t.max_steps:
+                    if not saved:
+                        self.save()
+                    raise Stopped(f"stopped by {stop.name} after step {ts.step}; checkpoint "
+                                  f"written to {self.paths.last}: continue with --resume",
+                                  stop.requested)
         finally:
             bar.close()
             writer.close()
         return {"steps": ts.step, "tokens": ts.tokens, "valid_loss": last_valid,
                 "best_valid_loss": ts.best_valid if math.isfinite(ts.best_valid) else None,
-                "clip_rate": ts.clip_count / max(ts.step, 1), "run_dir": str(self.paths.root)}
+                "clip_rate": ts.clip_count / max(ts.step, 1), "nonfinite_events": ts.nonfinite,
+                "run_dir": str(self.paths.root)}
 
     def evaluate(self):
         if self.valid is None:
@@ -211,10 +208,13 @@ class Trainer:
         return loss
 
     def checkpoint(self, writer):
-        """Evaluate on the validation split; write last, and best when it improved."""
+        """Evaluate on the validation split; write last, and best when it improved.
+
+        The eval record goes to metrics.jsonl before the checkpoint: a kill between the two
+        leaves a record after the newest checkpoint, which a resume drops and writes again."""
         ts = self.ts
         valid = self.evaluate()
-        improved = valid is not None and valid < ts.best_valid
+        improved = valid is not None and math.isfinite(valid) and valid < ts.best_valid
         if improved:
             ts.best_valid = valid
         record = {"kind": "eval", "step": ts.step, "tokens": ts.tokens}
@@ -223,65 +223,87 @@ class Trainer:
                           valid_perplexity=math.exp(min(valid, 700.0)), best=improved)
             _say(f"step {ts.step}: valid loss {valid:.4f} nats/token, "
                  f"perplexity {record['valid_perplexity']:.2f}" + (" (best)" if improved else ""))
-        self.save(self.paths.last)
-        if improved or (valid is None):
-            self.save(self.paths.best)
         writer.write(record)
+        self.save(best=improved or valid is None)
         return valid
 
     def on_nonfinite(self, out, writer):
-        """NaN or inf in the loss or the gradients: skip the step, roll back, or stop."""
+        """NaN or inf in the loss or the gradients: skip the step, roll back, or stop.
+
+        Returns whether a checkpoint was written (a rollback writes one, with the lower lr)."""
         ts, policy = self.ts, self.cfg.train.on_nonfinite
         ts.nonfinite += 1
-        record = {"kind": "event", "event": "nonfinite", "step": ts.step, "policy": policy,
+        ts.bad_streak += 1
+        failed = ts.step + 1
+        record = {"kind": "event", "event": "nonfinite", "step": failed, "policy": policy,
                   "loss": out["loss"], "grad_norm": out["grad_norm"], "lr": out["lr"]}
-        _say(f"step {ts.step + 1}: non-finite loss or gradient ({out['loss']}, "
-             f"norm {out['grad_norm']}); policy: {policy}")
+        _say(f"rnnlm: warning: step {failed}: non-finite loss or gradient (loss {out['loss']}, "
+             f"norm {out['grad_norm']}); train.on_nonfinite={policy}")
         if policy == "stop":
             writer.write(record)
-            raise RnnlmError(f"loss or gradient became NaN/inf at step {ts.step + 1}; stopped "
+            raise RnnlmError(f"loss or gradient became NaN/inf at step {failed}; stopped "
                              "(train.on_nonfinite=stop): lower optim.lr or set optim.clip_norm")
+        if ts.bad_streak > MAX_BAD_STREAK:
+            writer.write(record)
+            raise RnnlmError(f"{ts.bad_streak} non-finite steps in a row at step {failed}: the "
+                             "run diverges; lower optim.lr or set optim.clip_norm")
         if policy == "rollback":
-            if not self.paths.last.is_file():
+            found = find_checkpoint(self.paths)
+            if found is None:
                 writer.write(record)
-                raise RnnlmError(f"non-finite values at step {ts.step + 1} and no checkpoint to "
-                                 "roll back to: lower optim.lr or set optim.clip_norm")
+                raise RnnlmError(f"non-finite values at step {failed} and no checkpoint to roll "
+                                 "back to: lower optim.lr or set optim.clip_norm")
             scale = ts.lr_scale * self.cfg.train.rollback_lr_factor
-            nonfinite = ts.nonfinite
-            self._restore(*load_checkpoint(self.paths.last))
-            ts.lr_scale, ts.nonfinite = scale, nonfinite
-            record.update(rolled_back_to=ts.step, lr_scale=scale)
-            if nonfinite > 20:
-                writer.write(record)
-                raise RnnlmError("more than 20 non-finite events: the run diverges; lower "
-                                 "optim.lr or set optim.clip_norm")
+            nonfinite, streak = ts.nonfinite, ts.bad_streak
+            restore(self.params, self.opt, ts, *found[1:], found[0])
+            ts.lr_scale, ts.nonfinite, ts.bad_streak = scale, nonfinite, streak
+            writer.truncate(ts.step)  # the steps after the checkpoint are trained again
+            record.update(step=ts.step, failed_step=failed, rolled_back_to=ts.step, lr_scale=scale)
+            _say(f"rnnlm: rolled back to step {ts.step} ({found[0].name}); learning rate now "
+                 f"x{scale:g}")
+            writer.write(record)
+            self.save()  # the lower lr survives a kill
+            return True
         writer.write(record)
+        return False
 
 
 class _Interval:
-    """Sums between two log lines: mean loss, tokens/s, every step's pre-clip norm."""
+    """Sums between two log lines, kept in ts.log so that a checkpoint carries them."""
 
-    def __init__(self):
+    def __init__(self, ts):
+        self.ts = ts
         self.start = time.perf_counter()
-        self.losses, self.norms, self.tokens = [], [], 0
 
     def add(self, out):
-        self.losses.append(out["loss"])
-        self.norms.append(out["grad_norm"])
-        self.tokens += out["tokens"]
+        log = self.ts.log
+        log["losses"].append(float(out["loss"]))
+        log["norms"].append(float(out["grad_norm"]))
+        log["tokens"] += out["tokens"]
 
-    def record(self, ts, out):
-        loss = float(np.mean(self.losses))
+    def record(self, out):
+        ts, log = self.ts, self.ts.log
+        loss = float(np.mean(log["losses"]))
         elapsed = max(time.perf_counter() - self.start, 1e-9)
-        return {"kind": "train", "step": ts.step, "epoch": ts.epoch, "tokens": ts.tokens,
-                "loss": loss, "bits_per_token": loss / math.log(2), "lr": out["lr"],
-                "grad_norm": out["grad_norm"], "grad_norm_clipped": out["grad_norm_clipped"],
-                "clipped": out["clipped"], "clip_count": ts.clip_count,
-                "clip_rate": ts.clip_count / ts.step, "grad_norms": self.norms,
-                "tokens_per_s": self.tokens / elapsed,
-                "step_norms": np.asarray(out["step_norms"]).tolist()}
+        record = {"kind": "train", "step": ts.step, "epoch": ts.epoch, "tokens": ts.tokens,
+                  "loss": loss, "bits_per_token": loss / math.log(2), "lr": out["lr"],
+                  "grad_norm": out["grad_norm"], "grad_norm_clipped": out["grad_norm_clipped"],
+                  "clipped": out["clipped"], "clip_count": ts.clip_count,
+                  "clip_rate": ts.clip_count / ts.step, "grad_norms": log["norms"],
+                  "tokens_per_s": log["tokens"] / elapsed,
+                  "step_norms": np.asarray(out["step_norms"]).tolist()}
+        ts.log = new_interval()
+        self.start = time.perf_counter()
+        return record
 
 
-def train(cfg, out_dir, resume=False, progress=True):
-    """Train a model as the config says, in out_dir; returns a summary dict."""
-    return Trainer(cfg, out_dir, resume, progress).run()
+def train(cfg, out_dir, resume=False, progress=True, overwrite=False):
+    """Train a model as the config says, in out_dir; returns a summary dict.
+
+    Holds the run directory's lock throughout; SIGINT/SIGTERM stop it after a checkpoint."""
+    paths = RunPaths(Path(out_dir))
+    ensure_dir(paths.root)
+    with RunLock(paths.lock):
+        trainer = Trainer(cfg, paths.root, resume, progress, overwrite)
+        with GracefulStop() as stop:
+            return trainer.run(stop)
