@@ -43,7 +43,9 @@ def init_params(spec, rng, dtype=np.float32, init_scale=0.0, recurrent_init="ort
                 recurrent_gain=1.0, forget_bias=1.0):
     V, D, H = spec.vocab_size, spec.embed_size, spec.hidden_size
     s = init_scale if init_scale > 0 else 1.0 / np.sqrt(H)
-    params = {"embed.W": rng.uniform(-0.1, 0.1, (V, D)).astype(dtype)}
+    # Embeddings ~ N(0, 1), like a one-hot input seen through a random projection: inputs of
+    # unit size, so the first layer's gates are not all stuck near their midpoint at the start.
+    params = {"embed.W": rng.standard_normal((V, D)).astype(dtype)}
     for l in range(spec.layers):
         layer = cells.init_params(spec.cell, D if l == 0 else H, H, rng, dtype, init_scale,
                                   recurrent_init, recurrent_gain, forget_bias)
