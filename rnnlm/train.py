@@ -138,9 +138,10 @@ class Trainer:
         lr = ts.lr_scale * learning_rate(ts.step, cfg.optim.lr, cfg.optim.schedule,
                                          cfg.optim.warmup_steps, cfg.train.max_steps,
                                          cfg.optim.min_lr)
-        loss, grads, new_state, norms = model.loss_and_grads(
-            self.params, self.spec, x, y, ts.state, ts.rng, train=True)
-        norm = global_norm(grads)  # before clipping: clipping would turn inf into NaN
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below, reported once
+            loss, grads, new_state, norms = model.loss_and_grads(
+                self.params, self.spec, x, y, ts.state, ts.rng, train=True)
+            norm = global_norm(grads)  # before clipping: clipping would turn inf into NaN
         if not (math.isfinite(loss) and math.isfinite(norm)):
             return {"nonfinite": True, "loss": loss, "grad_norm": norm, "lr": lr, "tokens": x.size}
         probe = None
