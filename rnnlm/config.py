@@ -146,10 +146,16 @@ def _did_you_mean(dotted: str) -> str:
     return f": valid sections are {', '.join(_SECTIONS)} (see describe_keys / README)"
 
 
+def _shown(name: Any) -> str:
+    """A key as it can be shown on one line: control characters escaped."""
+    text = str(name)
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def _unknown_section(sec: Any) -> ConfigError:
     close = difflib.get_close_matches(str(sec), list(_SECTIONS), n=1, cutoff=0.5)
     hint = f"did you mean '{close[0]}'?" if close else f"valid sections are {', '.join(_SECTIONS)}"
-    return ConfigError(f"unknown config section '{sec}': {hint}")
+    return ConfigError(f"unknown config section '{_shown(sec)}': {hint}")
 
 
 def _range_words(meta) -> str:
@@ -212,7 +218,7 @@ def _build(raw: Any, source: str) -> Config:
         for key, value in body.items():
             dotted = f"{sec}.{key}"
             if key not in _FIELDS[sec]:
-                raise ConfigError(f"unknown config key '{dotted}'{_did_you_mean(dotted)}")
+                raise ConfigError(f"unknown config key '{_shown(dotted)}'{_did_you_mean(dotted)}")
             f = _FIELDS[sec][key]
             kwargs[key] = _coerce(dotted, f.type, value)
             _check_value(dotted, f.metadata, kwargs[key])
