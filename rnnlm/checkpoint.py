@@ -99,10 +99,15 @@ def load_checkpoint(path):
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint '{path}' not found: train a run first or check the path")
     try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise CheckpointError(f"cannot read checkpoint '{path}': {e.strerror or e}") from None
+    if magic not in (b"PK\x03\x04", b"PK\x05\x06"):  # every .npz is a zip archive
+        raise CheckpointError(f"checkpoint '{path}' is not an .npz file (no zip signature): it "
+                              "is corrupt or something else; use another checkpoint or retrain")
+    try:
         with np.load(path, allow_pickle=False) as z:
-            if not hasattr(z, "files"):
-                raise CheckpointError(f"checkpoint '{path}' is a single array, not an rnnlm .npz "
-                                      "checkpoint: use a checkpoint written by rnnlm")
             for name in z.files:
                 _check_header(z, name, path)
             arrays = {name: z[name] for name in z.files}
@@ -112,7 +117,7 @@ def load_checkpoint(path):
         raise CheckpointError(f"checkpoint '{path}' declares more data than fits in memory: "
                               "it is corrupt; use another checkpoint") from None
     except Exception as e:  # zipfile, zlib, numpy format and OS errors alike: the file is bad
-        reason = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        reason = str(e).splitlines()[0][:80] if str(e) else type(e).__name__
         raise CheckpointError(f"checkpoint '{path}' is corrupt or not an .npz file ({reason}); "
                               "use another checkpoint or retrain") from None
     meta_bytes = arrays.pop("__meta__", None)

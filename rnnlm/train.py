@@ -57,8 +57,9 @@ class Trainer:
             corpus = load_corpus(cfg.data, tokenizer)
         except DataError as e:
             if saved:
-                raise DataError(f"--resume: {e} (the run's vocabulary is fixed by its "
-                                "checkpoint: resume on the run's own corpus)") from None
+                what = str(e).split(": the model")[0]
+                raise DataError(f"--resume: the corpus does not fit the run's vocabulary ({what}): "
+                                "resume on the run's own corpus, or start a new run") from None
             raise
         t = cfg.train
         check_trainable(len(corpus.train), t.batch_size, t.bptt)
