@@ -34,8 +34,8 @@ from .optim import clip_by_norm, clip_by_value, global_norm, learning_rate, make
 from .runs import MetricsWriter, RunPaths, ensure_dir, spec_from_config, truncate_metrics
 from .signals import GracefulStop, Stopped
 from .tokenizers import tokenizer_from_dict
-from .trainstate import (check_compatible, find_checkpoint, fresh_state, new_interval, restore,
-                         save_training, training_checkpoint, warn)
+from .trainstate import (Interval, check_compatible, find_checkpoint, fresh_state, restore,
+                         save_training, training_checkpoint)
 
 MAX_BAD_STREAK = 20  # non-finite steps in a row before giving up
 
@@ -168,7 +168,7 @@ class Trainer:
         writer = MetricsWriter(self.paths.metrics)
         bar = tqdm(total=t.max_steps, initial=ts.step, unit="step", file=sys.stderr,
                    disable=not self.progress, dynamic_ncols=True)
-        acc = _Interval(ts)
+        acc = Interval(ts)
         last_valid = None
         try:
             while ts.step < t.max_steps:
@@ -268,35 +268,6 @@ class Trainer:
             return True
         writer.write(record)
         return False
-
-
-class _Interval:
-    """Sums between two log lines, kept in ts.log so that a checkpoint carries them."""
-
-    def __init__(self, ts):
-        self.ts = ts
-        self.start = time.perf_counter()
-
-    def add(self, out):
-        log = self.ts.log
-        log["losses"].append(float(out["loss"]))
-        log["norms"].append(float(out["grad_norm"]))
-        log["tokens"] += out["tokens"]
-
-    def record(self, out):
-        ts, log = self.ts, self.ts.log
-        loss = float(np.mean(log["losses"]))
-        elapsed = max(time.perf_counter() - self.start, 1e-9)
-        record = {"kind": "train", "step": ts.step, "epoch": ts.epoch, "tokens": ts.tokens,
-                  "loss": loss, "bits_per_token": loss / math.log(2), "lr": out["lr"],
-                  "grad_norm": out["grad_norm"], "grad_norm_clipped": out["grad_norm_clipped"],
-                  "clipped": out["clipped"], "clip_count": ts.clip_count,
-                  "clip_rate": ts.clip_count / ts.step, "grad_norms": log["norms"],
-                  "tokens_per_s": log["tokens"] / elapsed,
-                  "step_norms": np.asarray(out["step_norms"]).tolist()}
-        ts.log = new_interval()
-        self.start = time.perf_counter()
-        return record
 
 
 def train(cfg, out_dir, resume=False, progress=True, overwrite=False):

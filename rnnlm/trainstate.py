@@ -16,6 +16,7 @@ train.keep_checkpoints of those are kept), and to best.npz when validation impro
 
 import math
 import sys
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -174,3 +175,32 @@ def restore(params, opt, ts, arrays, meta, path):
 
 def fresh_state(spec, batch_size, dtype, rng):
     return TrainState(rng, model.zero_state(spec, batch_size, dtype))
+
+
+class Interval:
+    """Sums between two log lines, kept in ts.log so that a checkpoint carries them."""
+
+    def __init__(self, ts):
+        self.ts = ts
+        self.start = time.perf_counter()
+
+    def add(self, out):
+        log = self.ts.log
+        log["losses"].append(float(out["loss"]))
+        log["norms"].append(float(out["grad_norm"]))
+        log["tokens"] += out["tokens"]
+
+    def record(self, out):
+        ts, log = self.ts, self.ts.log
+        loss = float(np.mean(log["losses"]))
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        record = {"kind": "train", "step": ts.step, "epoch": ts.epoch, "tokens": ts.tokens,
+                  "loss": loss, "bits_per_token": loss / math.log(2), "lr": out["lr"],
+                  "grad_norm": out["grad_norm"], "grad_norm_clipped": out["grad_norm_clipped"],
+                  "clipped": out["clipped"], "clip_count": ts.clip_count,
+                  "clip_rate": ts.clip_count / ts.step, "grad_norms": log["norms"],
+                  "tokens_per_s": log["tokens"] / elapsed,
+                  "step_norms": np.asarray(out["step_norms"]).tolist()}
+        ts.log = new_interval()
+        self.start = time.perf_counter()
+        return record
