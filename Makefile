@@ -21,7 +21,7 @@ corpora/shakespeare.txt corpora/tiny-shakespeare.txt: corpora/build.py
 	$(PYTHON) corpora/build.py
 
 train: install corpora
-	$(BIN)/rnnlm train configs/default.yaml --out runs/default
+	$(BIN)/rnnlm train configs/default.yaml --out runs/default --overwrite
 	$(BIN)/rnnlm sample runs/default --length 600 --seed 1
 
 test: install
