@@ -128,7 +128,7 @@ def _history(probes, step):
     return rows
 
 
-def _advice(layers, probe_every):
+def _advice(layers, probe_every, cell):
     if all(x["verdict"] == "probe off" for x in layers):
         return [f"the probe was off (train.probe_every={probe_every or 0}): train with "
                 "--set train.probe_every=50 to get ρ, the horizon and a verdict"]
@@ -136,7 +136,11 @@ def _advice(layers, probe_every):
     for x in layers:
         if x["verdict"] in ("exploding", "vanishing") and worst != "exploding":
             worst = x["verdict"]
-    return ADVICE[worst]
+    tips = ADVICE[worst]
+    if worst == "vanishing" and cell in ("lstm", "gru"):  # already gated: open the gates instead
+        tips = ["early in training this is common: let it train longer and watch ρ over the probes",
+                "start the forget gate more open: --set model.forget_bias=2.0 (LSTM)"] + tips[1:]
+    return tips
 
 
 def summarize(run_dir, step=None):
@@ -164,7 +168,7 @@ def summarize(run_dir, step=None):
             "loss": rec["loss"] if rec else probe.get("loss"),
             "clip_rate": clipping["clip_rate"], "clipping": clipping, "layers": layers,
             "params": params, "history": _history(probes, step),
-            "advice": _advice(layers, probe_every)}
+            "advice": _advice(layers, probe_every, cell)}
 
 
 def _check_plot_extra():
