@@ -22,16 +22,14 @@ def _backward(p, dHs, dstate_out, cache, relu):
     X, h0, Hs = cache
     T = X.shape[0]
     W_hT = p["W_h"].T
-    dA = np.empty_like(Hs)  # (T, B, H) gradient at the pre-activation a_t
+    # φ'(a_t) for the whole window at once, before the loop; dA is then scaled in place.
+    dA = (Hs > 0).astype(Hs.dtype) if relu else 1.0 - Hs * Hs  # (T, B, H)
     norms = np.empty(T)
     dh_next = dstate_out[0]
     for t in range(T - 1, -1, -1):
         dh = dHs[t] + dh_next  # from above (the loss at t) + from the future (t+1 ...)
         norms[t] = frob(dh)
-        if relu:
-            np.multiply(dh, Hs[t] > 0, out=dA[t])  # φ' = 1 where the unit is active
-        else:
-            np.multiply(dh, 1.0 - Hs[t] * Hs[t], out=dA[t])  # tanh' = 1 - h²
+        dA[t] *= dh  # gradient at the pre-activation a_t
         dh_next = dA[t] @ W_hT  # (B, H) into h_{t-1}
     dX, dW_x, dW_h, db = weight_grads(X, h0, Hs, dA, dA, p["W_x"])
     return dX, (dh_next,), {"W_x": dW_x, "W_h": dW_h, "b": db}, norms
