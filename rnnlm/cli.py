@@ -8,6 +8,7 @@ and a non-zero exit code, never a traceback.
 import functools
 import json
 import os
+import signal
 import sys
 from enum import Enum
 from pathlib import Path
@@ -246,7 +247,12 @@ def bench(configs: Annotated[str, typer.Option(help="Comma-separated: a, b, c, d
 
 
 def main():
-    app()
+    try:
+        app()
+    finally:
+        # Training is over: a Ctrl-C that lands while the interpreter shuts down should end the
+        # process quietly (killed by SIGINT, status 130 in a shell), not print a traceback.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 if __name__ == "__main__":
