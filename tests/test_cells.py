@@ -48,13 +48,25 @@ def test_cell_gradients_match_finite_differences(cell):
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_last_step_norm_is_the_gradient_from_above(cell):
-    """With no gradient from the future, ‖∂L/∂h_T‖ is just the incoming gradient's norm."""
+def test_step_norms_are_the_gradient_at_each_state(cell):
+    """step_norms[t] = ‖∂L/∂s_t‖, s_t the whole state after step t ((h, c) for the LSTM), as the
+    state carried into step t+1: each tensor an independent input of the rest of the sequence.
+
+    With a loss on the last step only, ∂L/∂s_t for t < T-1 is exactly the initial-state gradient
+    of the same cell run from s_t over the remaining steps: an independent way to get it.
+    """
     p, X, state, R, _ = _setup(cell)
-    _, _, cache = cells.forward(cell, p, X, state)
+    R[:-1] = 0.0  # the loss sees only the last position
     zeros = tuple(np.zeros((B, H)) for _ in state)
+    _, _, cache = cells.forward(cell, p, X, state)
     *_, norms = cells.backward(cell, p, R, zeros, cache)
-    assert norms[-1] == pytest.approx(np.linalg.norm(R[-1]))
+    for t in range(T - 1):
+        _, s_t, _ = cells.forward(cell, p, X[:t + 1], state)
+        _, _, rest = cells.forward(cell, p, X[t + 1:], s_t)
+        _, ds_t, _, _ = cells.backward(cell, p, R[t + 1:], zeros, rest)
+        expected = np.sqrt(sum(np.sum(d * d) for d in ds_t))
+        assert norms[t] == pytest.approx(expected, rel=1e-12), t
+    assert norms[-1] == pytest.approx(np.linalg.norm(R[-1]), rel=1e-12)  # nothing from the future
 
 
 def _sig(a):

@@ -34,9 +34,12 @@ Where the time goes: ``X W_x + b`` for all T steps is one matrix product before 
 ``h_{t-1} W_h`` and the gate math run per step. Backward produces the pre-activation gradients
 ``dA_t`` for every t inside the loop, then ``dW_h``, ``dW_x`` and ``dX`` are one product each.
 
-``step_norms`` (T,) is ``‖∂L/∂h_t‖`` (Frobenius over the batch) for every t, taken in the backward
+``step_norms`` (T,) is ``‖∂L/∂s_t‖`` (Frobenius over the batch) for every t, taken in the backward
 loop right after the gradient from above and the gradient from the future are added: the gradient
-flow through time that ``rnnlm inspect`` reports.
+flow through time that ``rnnlm inspect`` reports. s_t is the cell's whole state: h_t for the RNNs
+and the GRU, (h_t, c_t) for the LSTM, each taken as the state carried into step t+1 (so for c_t
+the gradient at fixed h_t, f_{t+1} ⊙ ∂L/∂c_{t+1}). The LSTM's memory travels in c, with no
+squashing on the way, while ∂L/∂h_t alone drops off within a few steps.
 """
 
 import numpy as np

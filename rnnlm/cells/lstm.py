@@ -53,9 +53,11 @@ def backward(p, dHs, dstate_out, cache):
     dh_next, dc_next = dstate_out
     for t in range(T - 1, -1, -1):
         dh = dHs[t] + dh_next  # from the loss at t + from the future
-        norms[t] = frob(dh)
+        # ‖∂L/∂(h_t, c_t)‖ of the state as the next step receives it (dc_next = ∂L/∂c_t at fixed
+        # h_t): the LSTM's memory travels in c, so h alone would hide it.
+        norms[t] = np.hypot(frob(dh), frob(dc_next))
         dc = dh * Q[t]
-        dc += dc_next
+        dc += dc_next  # ∂L/∂c_t in all: through h_t and from c_{t+1}
         da = dA[t].reshape(B, 4, H)  # blocks i, f, o, g
         da[:, :2] *= dc[:, None, :]
         da[:, 2] *= dh
