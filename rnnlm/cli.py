@@ -28,6 +28,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on 
 RunArg = Annotated[Path, typer.Argument(help="A run directory written by `rnnlm train --out`.")]
 
 
+class Which(str, Enum):
+    best = "best"
+    last = "last"
+
+
 def user_errors(fn):
     """Turn RnnlmError into one line on stderr and its exit code; Ctrl-C into exit 130.
 
@@ -113,13 +118,13 @@ def sample(run_dir: RunArg,
            top_p: Annotated[float, typer.Option(min=0.0, max=1.0, help="Nucleus mass.")] = 1.0,
            prompt: Annotated[str, typer.Option(help="Text to start from (printed first).")] = "",
            seed: Annotated[Optional[int], typer.Option(help="Same seed, same text.")] = None,
-           checkpoint: Annotated[str, typer.Option(help="best or last.")] = "best"):
+           checkpoint: Annotated[Which, typer.Option(help="Which checkpoint.")] = Which.best):
     """Generate text from a run's checkpoint, streamed to stdout."""
     import numpy as np
 
     from .runs import load_run
     from .sample import generate
-    run = load_run(run_dir, checkpoint)
+    run = load_run(run_dir, checkpoint.value)
     tok = run.tokenizer
     prompt_ids = tok.encode(prompt) if prompt else []
     start = tok.encode("\n", unknown="skip")
@@ -144,7 +149,7 @@ def eval_(run_dir: RunArg,
           text: Annotated[Optional[Path], typer.Option(help="Evaluate on this text file.")] = None,
           split: Annotated[Split, typer.Option(help="Or on a split of the run's corpus.")] = Split.test,
           bptt: Annotated[int, typer.Option(min=1, help="Window length (state carried).")] = 256,
-          checkpoint: Annotated[str, typer.Option(help="best or last.")] = "best",
+          checkpoint: Annotated[Which, typer.Option(help="Which checkpoint.")] = Which.best,
           json_: JsonOpt = False):
     """Loss (nats/token), bits per token and perplexity on a text, state carried from zero."""
     from .data import load_corpus
@@ -152,7 +157,7 @@ def eval_(run_dir: RunArg,
     from .evaluate import evaluate_ids, summary
     from .runs import load_run
     from .tokenizers import read_corpus
-    run = load_run(run_dir, checkpoint)
+    run = load_run(run_dir, checkpoint.value)
     if text is not None:
         ids = run.tokenizer.encode(read_corpus(text, run.tokenizer.kind))
         source = str(text)
