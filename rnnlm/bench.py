@@ -44,9 +44,16 @@ class NumpyStep:
         x = self.tokens[:, self.i:self.i + T]
         y = self.tokens[:, self.i + 1:self.i + T + 1]
         self.i = (self.i + T) % (self.tokens.shape[1] - T - 1)
+        self.last = (x, y, self.state)
         _, grads, self.state, _ = model.loss_and_grads(self.params, self.spec, x, y, self.state)
         clip_by_norm(grads, 5.0)
         self.opt.step(self.params, grads, 0.1)
+
+    def probe(self):
+        """The gradient-flow probe `train.probe_every` runs, on the last step's window."""
+        from .diagnostics import probe_record
+        x, y, state = self.last
+        probe_record(self.params, self.spec, x, y, state, 0)
 
 
 class TorchStep:
@@ -96,10 +103,16 @@ def peak_step_memory(name):
     return peak
 
 
-def measure(name, seconds=5.0, threads=None, with_torch=False, warmup=2):
-    """Time numpy (and torch) steps alternately for about `seconds`; medians and the ratio."""
+def measure(name, seconds=5.0, threads=None, with_torch=False, warmup=2, probe=False):
+    """Time numpy (and torch) steps alternately for about `seconds`; medians and the ratio.
+
+    With `probe`, the gradient-flow probe is timed too, after each numpy step on its window,
+    and `probe_every_10_keeps` is the share of tokens/s that train.probe_every=10 keeps.
+    """
     _, _, _, _, _, B, T = CONFIGS[name]
     runners = {"numpy": NumpyStep(name)}
+    if probe:
+        runners["probe"] = runners["numpy"].probe
     if with_torch:
         runners["torch"] = TorchStep(name, threads or 1)
     times = {k: [] for k in runners}
@@ -110,6 +123,11 @@ def measure(name, seconds=5.0, threads=None, with_torch=False, warmup=2):
             step()
             times[k].append(time.perf_counter() - t0)
     result = {"config": name, "cell": CONFIGS[name][0], "tokens_per_step": B * T}
+    if probe:
+        probe_s = statistics.median(times.pop("probe")[warmup:])
+        step_s = statistics.median(times["numpy"][warmup:])
+        result["probe_ms"] = 1e3 * probe_s
+        result["probe_every_10_keeps"] = step_s / (step_s + probe_s / 10)
     for k, ts in times.items():
         med = statistics.median(ts[warmup:])
         result[f"{k}_step_ms"] = 1e3 * med

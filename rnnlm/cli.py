@@ -223,6 +223,7 @@ def bench(configs: Annotated[str, typer.Option(help="Comma-separated: a, b, c, d
           seconds: Annotated[float, typer.Option(min=0.0, help="Timing per config.")] = 5.0,
           threads: Annotated[int, typer.Option(min=0, help="BLAS threads (0 = default).")] = 0,
           torch: Annotated[bool, typer.Option("--torch", help="Time PyTorch alongside, if installed.")] = False,
+          probe: Annotated[bool, typer.Option("--probe", help="Also time the gradient-flow probe.")] = False,
           json_: JsonOpt = False):
     """Tokens per second and peak memory of one training step (float32), side by side with PyTorch."""
     _set_threads(threads)
@@ -238,7 +239,7 @@ def bench(configs: Annotated[str, typer.Option(help="Comma-separated: a, b, c, d
             raise RnnlmError("--torch needs PyTorch: pip install torch (CPU build)") from None
     results = []
     for name in names:
-        r = measure(name, seconds, threads or None, torch)
+        r = measure(name, seconds, threads or None, torch, probe=probe)
         results.append(r)
         if not json_:
             line = (f"{name:<8} {r['cell']:<9} numpy {r['numpy_tokens_per_s']:9.0f} tok/s "
@@ -246,6 +247,9 @@ def bench(configs: Annotated[str, typer.Option(help="Comma-separated: a, b, c, d
             if torch:
                 line += (f"   torch {r['torch_tokens_per_s']:9.0f} tok/s   numpy/torch "
                          f"{r['numpy_over_torch']:.2f}")
+            if probe:
+                line += (f"   probe {r['probe_ms']:.1f} ms: probe_every=10 keeps "
+                         f"{r['probe_every_10_keeps']:.2f} of tok/s")
             typer.echo(line)
     if json_:
         _print_json({"threads": threads, "results": results})
