@@ -1,7 +1,7 @@
 """Config: a YAML file plus dotted `--set a.b=value` overrides -> one validated, frozen Config.
 
 Every key has a type, a default, a meaning and (where it matters) a range or a set of choices,
-all written once below in the dataclass fields; `describe_keys()` reads them back for the README.
+all written once in the dataclass fields of config_schema.py; `describe_keys()` reads them back for the README.
 Mistakes fail loudly with one line naming the dotted key: a mistyped key gets a did-you-mean,
 a duplicated key its line number, a wrong value the allowed range or choices.
 
