@@ -46,6 +46,7 @@ class NumpyStep:
         self.i = (self.i + T) % (self.tokens.shape[1] - T - 1)
         self.last = (x, y, self.state)
         _, grads, self.state, _ = model.loss_and_grads(self.params, self.spec, x, y, self.state)
+        self.grads = grads  # the probe records their norms (here after clipping: same cost)
         clip_by_norm(grads, 5.0)
         self.opt.step(self.params, grads, 0.1)
 
@@ -53,7 +54,7 @@ class NumpyStep:
         """The gradient-flow probe `train.probe_every` runs, on the last step's window."""
         from .diagnostics import probe_record
         x, y, state = self.last
-        probe_record(self.params, self.spec, x, y, state, 0)
+        probe_record(self.params, self.spec, x, y, state, 0, self.grads)
 
 
 class TorchStep:

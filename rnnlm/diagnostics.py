@@ -11,7 +11,8 @@ of that step and the parameters its gradient was taken at, dropout off:
     spectral_radius  per layer, per H×H gate block of W_h (power iteration)
     saturation       per layer, per gate: share of activations within 0.05 of their bounds
     dead_share       ReLU only: share of units that are 0 for the whole window and batch
-    param_norms, param_grad_norms   per parameter, the gradient of the full window loss
+    param_norms, param_grad_norms   per parameter; the gradient is the training step's own
+                                    (the full window loss, before clipping)
 
 Read back (by report.py) with fit_rate, horizon and verdict below.
 """
@@ -169,14 +170,19 @@ def probe_norms(params, spec, x, y, state):
     return norms[:, ::-1]  # (L, T) reversed: column k is h_{T-k}
 
 
-def probe_record(params, spec, x, y, state, step):
-    """One "probe" line of metrics.jsonl: one forward, the probe backward, one full backward."""
+def probe_record(params, spec, x, y, state, step, grads=None):
+    """One "probe" line of metrics.jsonl: one forward and the probe's backward.
+
+    ``grads``: the training step's own gradients on this window (before clipping), whose norms
+    are recorded; without them a full backward (dropout off) computes them.
+    """
     logits, _, cache = model.forward(params, spec, x, state)  # (T, B, V), dropout off
     T, B, V = logits.shape
     _, norms, _ = model.backward(params, spec, _last_position_dlogits(logits, y), cache,
                                  param_grads=False)
     loss, dlogits = softmax_cross_entropy(logits.reshape(T * B, V), y.T.reshape(T * B))
-    grads, _, _ = model.backward(params, spec, dlogits.reshape(T, B, V), cache)
+    if grads is None:
+        grads, _, _ = model.backward(params, spec, dlogits.reshape(T, B, V), cache)
     rng = np.random.default_rng(step)  # the power iteration's start vector, reproducible
     layers = []
     for l in range(spec.layers):

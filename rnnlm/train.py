@@ -148,7 +148,7 @@ class Trainer:
         probe = None
         if cfg.train.probe_every and (ts.step + 1) % cfg.train.probe_every == 0:
             # Probe the parameters this step's gradient was taken at, on the same window.
-            probe = probe_record(self.params, self.spec, x, y, state_in, ts.step + 1)
+            probe = probe_record(self.params, self.spec, x, y, state_in, ts.step + 1, grads)
         _, norm_after, clipped = clip_by_norm(grads, cfg.optim.clip_norm, norm)
         value_clipped = clip_by_value(grads, cfg.optim.clip_value)
         self.opt.step(self.params, grads, lr)
