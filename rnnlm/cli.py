@@ -259,9 +259,9 @@ def main():
     try:
         app()
     finally:
-        # Training is over: a Ctrl-C that lands while the interpreter shuts down should end the
-        # process quietly (killed by SIGINT, status 130 in a shell), not print a traceback.
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        # The command is over: a Ctrl-C that lands while the interpreter shuts down is ignored
+        # (the exit code stays the command's own) rather than printing a traceback.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

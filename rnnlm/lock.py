@@ -77,6 +77,8 @@ class RunLock:
                          "choose another --out")
 
     def release(self):
+        # The trainer defers SIGINT/SIGTERM while this runs (signals.GracefulStop), so a
+        # second Ctrl-C cannot leave the lock behind.
         if self.held and _read_pid(self.path) == os.getpid():
             try:
                 os.unlink(self.path)

@@ -41,10 +41,26 @@ class GracefulStop:
         return self
 
     def __exit__(self, *exc):
+        # From here to release_held() the cleanup (closing files, removing the lock) must not be
+        # cut short: a signal arriving now is only noted, and raised again by release_held().
+        # (Blocking would not do: a signal the C handler already took would still run the
+        # restored Python handler at the next bytecode.)
+        self._deferred = None
+        for sig in self._previous:
+            signal.signal(sig, self._defer)
+        return False
+
+    def _defer(self, signum, frame):
+        self._deferred = signum
+
+    def release_held(self):
+        """Restore the previous handlers; a signal noted during cleanup is raised again now."""
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous.clear()
-        return False
+        deferred, self._deferred = getattr(self, "_deferred", None), None
+        if deferred is not None:
+            signal.raise_signal(deferred)
 
     @property
     def name(self):

@@ -276,7 +276,11 @@ def train(cfg, out_dir, resume=False, progress=True, overwrite=False):
     Holds the run directory's lock throughout; SIGINT/SIGTERM stop it after a checkpoint."""
     paths = RunPaths(Path(out_dir))
     ensure_dir(paths.root)
-    with RunLock(paths.lock):
-        trainer = Trainer(cfg, paths.root, resume, progress, overwrite)
-        with GracefulStop() as stop:
-            return trainer.run(stop)
+    stop = GracefulStop()
+    try:
+        with RunLock(paths.lock):
+            trainer = Trainer(cfg, paths.root, resume, progress, overwrite)
+            with stop:
+                return trainer.run(stop)
+    finally:
+        stop.release_held()  # the lock is gone: a Ctrl-C held back during cleanup lands now
