@@ -3,7 +3,9 @@
 The first signal only raises a flag: the trainer finishes the step it is in, writes a checkpoint
 and exits with 128 + the signal number (130 for Ctrl-C, 143 for SIGTERM). A second Ctrl-C (or
 SIGTERM) raises KeyboardInterrupt at once; checkpoint writes are atomic, so that leaves every
-file whole: the previous checkpoint, or the new one.
+file whole: the previous checkpoint, or the new one. Once training has ended, the cleanup that
+follows (closing the log, removing the lock) is not interrupted: a signal then is deferred and
+raised again when it is done (release_held).
 """
 
 import signal
