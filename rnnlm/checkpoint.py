@@ -2,7 +2,7 @@
 
 Layout of a checkpoint file (every entry a plain numeric array):
 
-    param/<name>      model parameters, e.g. param/embed.W, param/rnn.0.W_h
+    <name>            model parameters under their own names: embed.W, rnn.0.W_h, head.b, ...
     optim/<name>      optimizer state, e.g. optim/m.head.W, optim/t
     state/<l>.<i>     carried hidden state of layer l, tensor i (h, then c for the LSTM)
     __meta__          uint8 bytes of a UTF-8 JSON object: format, step, config, tokenizer, rng,
@@ -85,7 +85,7 @@ def checkpoint_bytes(arrays, meta):
 
 
 def save_checkpoint(path, arrays, meta):
-    """arrays: {'param/...': ndarray, ...}; meta: JSON-safe dict. Atomic."""
+    """arrays: {'embed.W': ndarray, 'optim/t': ..., ...}; meta: JSON-safe dict. Atomic."""
     atomic_write_bytes(path, checkpoint_bytes(arrays, meta))
 
 
@@ -155,8 +155,13 @@ def _check_header(z, name, path):
                               f"({stored} bytes stored): it is corrupt; use another checkpoint")
 
 
+def param_arrays(arrays):
+    """The model parameters of a checkpoint: the entries whose names have no '/'."""
+    return {k: v for k, v in arrays.items() if "/" not in k}
+
+
 def split_arrays(arrays, prefix):
-    """{'param/embed.W': a, ...} -> {'embed.W': a, ...} for one prefix."""
+    """{'optim/m.embed.W': a, ...} -> {'m.embed.W': a, ...} for one prefix."""
     n = len(prefix) + 1
     return {k[n:]: v for k, v in arrays.items() if k.startswith(prefix + "/")}
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import load_checkpoint, split_arrays
+from .checkpoint import load_checkpoint, param_arrays
 from .config import Config, config_from_dict
 from .errors import CheckpointError, RnnlmError
 from .model import ModelSpec
@@ -182,7 +182,7 @@ def load_run(run_dir, which="best"):
     cfg = config_from_dict(meta.get("config"))
     tokenizer = tokenizer_from_dict(meta.get("tokenizer"))
     spec = spec_from_config(cfg, tokenizer.vocab_size)
-    params = split_arrays(arrays, "param")
+    params = param_arrays(arrays)
     dtype = np.dtype(cfg.train.dtype)
     for name, shape in expected_shapes(spec).items():
         a = params.get(name)

@@ -2,7 +2,7 @@
 
 A training checkpoint holds everything a resumed run needs to continue bit for bit:
 
-    param/<name>, optim/<name>      parameters and optimizer state (Adam moments and t, ...)
+    <name>, optim/<name>            parameters (embed.W, ...) and optimizer state (Adam m, v, t)
     state/<l>.<i>                   the hidden state carried into the next window
     meta: step, epoch, window       where the run is in the training streams
           rng                       the dropout generator's bit-generator state
@@ -61,7 +61,7 @@ def warn(msg):
 
 def training_checkpoint(params, opt, ts, cfg, tokenizer):
     """(arrays, meta) of the whole training state."""
-    arrays = join_arrays("param", params)
+    arrays = dict(params)  # parameters under their own names: embed.W, rnn.0.W_x, ...
     arrays.update(join_arrays("optim", opt.state_dict()))
     for l, layer in enumerate(ts.state):
         arrays.update({f"state/{l}.{i}": s for i, s in enumerate(layer)})
@@ -131,7 +131,7 @@ def restore(params, opt, ts, arrays, meta, path):
     """Load a checkpoint's training state into params, opt and ts, in place."""
     try:
         for name, p in params.items():
-            a = arrays.get(f"param/{name}")
+            a = arrays.get(name)
             if a is None or a.shape != p.shape or a.dtype != p.dtype:
                 raise CheckpointError(
                     f"checkpoint '{path}' parameter '{name}' is missing or has shape "

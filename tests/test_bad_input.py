@@ -129,7 +129,7 @@ def not_npz(path):
 
 
 def object_array(path):
-    np.savez(path, **{"param/w": np.array([{"x": 1}], dtype=object),
+    np.savez(path, **{"embed.W": np.array([{"x": 1}], dtype=object),
                       "__meta__": np.frombuffer(b"{}", np.uint8)})
 
 
@@ -140,7 +140,7 @@ def absurd_shape(path):
     np.lib.format.write_array_header_1_0(buf, {"descr": "<f4", "fortran_order": False,
                                                "shape": (1 << 40,)})
     with zipfile.ZipFile(path, "w") as z:
-        z.writestr("param/embed.W.npy", buf.getvalue() + b"\0" * 16)
+        z.writestr("embed.W.npy", buf.getvalue() + b"\0" * 16)
 
 
 @pytest.mark.parametrize("write, words", [(truncated, "corrupt"), (not_npz, "corrupt"),

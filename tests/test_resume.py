@@ -41,7 +41,7 @@ def records(run, kind):
 
 def params(run):
     arrays, _ = load_checkpoint(run / "checkpoints" / "last.npz")
-    return {k: v for k, v in arrays.items() if k.startswith("param/")}
+    return {k: v for k, v in arrays.items() if "/" not in k}
 
 
 def spawn(cfg, out, *extra):
