@@ -60,6 +60,12 @@ def log_softmax(logits):
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
+def cross_entropy(logits, targets):
+    """Mean cross-entropy in nats of logits (N, V) against targets (N,), without the gradient."""
+    logp = log_softmax(logits)  # (N, V)
+    return float(-logp[np.arange(logits.shape[0]), targets].mean())
+
+
 def softmax_cross_entropy(logits, targets, weights=None):
     """Mean cross-entropy in nats over N rows, and its gradient with respect to the logits.
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import cells
-from .layers import (dropout_backward, dropout_forward, embedding_backward, embedding_forward,
-                     linear_backward, linear_forward, softmax_cross_entropy)
+from .layers import (cross_entropy, dropout_backward, dropout_forward, embedding_backward,
+                     embedding_forward, linear_backward, linear_forward, softmax_cross_entropy)
 
 
 @dataclass(frozen=True)
@@ -130,5 +130,4 @@ def evaluate_loss(params, spec, x, y, state):
     """Mean loss of one window without gradients; returns (loss, new_state)."""
     logits, new_state, _ = forward(params, spec, x, state)
     T, B, V = logits.shape
-    loss, _ = softmax_cross_entropy(logits.reshape(T * B, V), y.T.reshape(T * B))
-    return loss, new_state
+    return cross_entropy(logits.reshape(T * B, V), y.T.reshape(T * B)), new_state
