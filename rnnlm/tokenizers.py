@@ -84,8 +84,9 @@ class CharTokenizer:
             _, first = np.unique(missing_codes, return_index=True)
             shown = [chr(int(c)) for c in missing_codes[np.sort(first)][:5]]
             count = len(first)
-            raise DataError(f"{count} character(s) not in the vocabulary, e.g. {', '.join(map(repr, shown))}: "
-                            "the model was trained on another alphabet (remove them or use unknown='skip')")
+            raise DataError(f"{count} character(s) not in the vocabulary, e.g. "
+                            f"{', '.join(map(repr, shown))}: the model was trained on another "
+                            "alphabet (remove them from the text, or train on a corpus that has them)")
         return ids.astype(np.int32)
 
     def decode(self, ids: Any) -> str:
