@@ -14,6 +14,8 @@ import rnnlm.lock
 from rnnlm.checkpoint import load_checkpoint
 from rnnlm.cli import app
 
+from hostile_npz import absurd_shape_npz, object_array_npz
+
 TEXT = "It was the best of times, it was the worst of times.\n" * 6
 MODEL = "model: {cell: lstm, layers: 1, embed_size: 8, hidden_size: 8}\n"
 TRAIN = "train: {batch_size: 2, bptt: 8, max_steps: 10, eval_every: 10, sample_length: 0}\n"
@@ -129,18 +131,11 @@ def not_npz(path):
 
 
 def object_array(path):
-    np.savez(path, **{"embed.W": np.array([{"x": 1}], dtype=object),
-                      "__meta__": np.frombuffer(b"{}", np.uint8)})
+    object_array_npz(path)
 
 
 def absurd_shape(path):
-    import io
-    import zipfile
-    buf = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buf, {"descr": "<f4", "fortran_order": False,
-                                               "shape": (1 << 40,)})
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("embed.W.npy", buf.getvalue() + b"\0" * 16)
+    absurd_shape_npz(path)
 
 
 @pytest.mark.parametrize("write, words", [(truncated, "corrupt"), (not_npz, "corrupt"),

@@ -1,13 +1,11 @@
 """Checkpoints: verification of bad files, rotation, falling back past a corrupt newest one,
 the run-directory lock, and the non-finite policies (skip, rollback, stop)."""
 
-import io
 import json
 import math
 import os
 import subprocess
 import sys
-import zipfile
 
 import numpy as np
 import pytest
@@ -17,6 +15,9 @@ import rnnlm.train
 from rnnlm.checkpoint import load_checkpoint, save_checkpoint
 from rnnlm.cli import app
 from rnnlm.errors import CheckpointError
+
+from hostile_npz import absurd_shape_npz as write_absurd
+from hostile_npz import object_array_npz
 
 TEXT = "a small text to train on, over and over; nothing more.\n" * 8
 
@@ -73,18 +74,9 @@ def test_bad_files_raise_checkpoint_error(tmp_path):
             load_checkpoint(tmp_path / name)
 
 
-def object_array_npz(path):
-    np.savez(path, **{"param/w": np.array([{"x": 1}], dtype=object),
-                      "__meta__": np.frombuffer(b"{}", np.uint8)})
-
-
 def absurd_shape_npz(path):
     """An .npz whose header declares 2**40 float64s but holds 8 bytes."""
-    buf = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False,
-                                               "shape": (1 << 20, 1 << 20)})
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("param/w.npy", buf.getvalue() + b"\0" * 8)
+    write_absurd(path, "param/w", (1 << 20, 1 << 20), 8, "<f8")
 
 
 def test_object_array_refused_without_unpickling(tmp_path, monkeypatch):
