@@ -74,13 +74,15 @@ def softmax_cross_entropy(logits, targets, weights=None):
     Returns (loss, dlogits (N, V)).
     """
     N = logits.shape[0]
-    logp = log_softmax(logits)  # (N, V)
     rows = np.arange(N)
-    nll = -logp[rows, targets]  # (N,)
-    dlogits = np.exp(logp)  # softmax (N, V)
-    dlogits[rows, targets] -= 1.0  # d(-log p_y)/dlogits = p - onehot(y)
+    shifted = logits - logits.max(axis=-1, keepdims=True)  # (N, V), stable
+    dlogits = np.exp(shifted)  # one exponential pass, reused as the softmax
+    total = dlogits.sum(axis=-1)  # (N,)
+    nll = np.log(total) - shifted[rows, targets]  # (N,) -log p_y
+    scale = weights / (total * N) if weights is not None else 1.0 / (total * N)  # (N,)
+    dlogits *= scale[:, None]  # softmax, the row's weight and the mean's 1/N in one pass
+    # d(-log p_y)/dlogits = p - onehot(y), scaled the same way
+    dlogits[rows, targets] -= (weights / N if weights is not None else 1.0 / N)
     if weights is not None:
         nll = nll * weights
-        dlogits *= weights[:, None]
-    dlogits /= N
     return float(nll.sum() / N), dlogits
