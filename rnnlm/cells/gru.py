@@ -39,31 +39,26 @@ def backward(p, dHs, dstate_out, cache):
     T, B, H3 = G.shape
     H = H3 // 3
     W_hT = p["W_h"].T
-    r, z, n = G[:, :, :H], G[:, :, H:2 * H], G[:, :, 2 * H:]  # (T, B, H) each
-    H_prev = np.concatenate([h0[None], Hs[:-1]])  # (T, B, H) h_{t-1}
-    # Every pre-activation gradient is dh_t times a local factor that does not depend on the
-    # gradient flowing back, so the factors are computed for the whole window before the loop:
-    #   n:  dh (1 - z) tanh'(n)               (input side and, times r, the hidden product)
-    #   r:  dh (1 - z) tanh'(n) hn σ'(r)
-    #   z:  dh (h_{t-1} - n) σ'(z)
-    PX = np.empty_like(G)  # (T, B, 3H) factors at the input-side pre-activations [r, z, n]
-    pn = PX[:, :, 2 * H:]
-    np.multiply(1.0 - z, 1.0 - n * n, out=pn)
-    np.multiply(pn * HN, r * (1.0 - r), out=PX[:, :, :H])
-    np.multiply(H_prev - n, z * (1.0 - z), out=PX[:, :, H:2 * H])
-    PH = PX.copy()  # factors at the recurrent product h_{t-1} W_h: the reset gate scales n's
-    PH[:, :, 2 * H:] *= r
-    DH = np.empty_like(Hs)  # (T, B, H) ∂L/∂h_t
+    dGX = np.empty_like(G)  # (T, B, 3H) gradient at the input-side pre-activations
+    dGH = np.empty_like(G)  # (T, B, 3H) gradient at h_{t-1} W_h (differs in the n block)
     norms = np.empty(T)
     (dh_next,) = dstate_out
     for t in range(T - 1, -1, -1):
-        dh = np.add(dHs[t], dh_next, out=DH[t])
+        g = G[t]
+        r, z, n = g[:, :H], g[:, H:2 * H], g[:, 2 * H:]
+        h_prev = Hs[t - 1] if t > 0 else h0
+        dh = dHs[t] + dh_next
         norms[t] = frob(dh)
-        dg = (PH[t].reshape(B, 3, H) * dh[:, None, :]).reshape(B, H3)
+        dx, dg = dGX[t], dGH[t]
+        dan = np.multiply(dh * (1.0 - z), 1.0 - n * n, out=dx[:, 2 * H:])  # through tanh of n
+        np.multiply(dan, HN[t], out=dx[:, :H])  # ∂/∂r
+        np.multiply(dh, h_prev - n, out=dx[:, H:2 * H])  # ∂/∂z
+        s = g[:, :2 * H]
+        dx[:, :2 * H] *= s * (1.0 - s)  # σ' for r and z together
+        dg[:, :2 * H] = dx[:, :2 * H]
+        np.multiply(dan, r, out=dg[:, 2 * H:])  # the reset gate scales the n block's product
         dh_next = dg @ W_hT
-        dh_next += dh * z[t]  # the direct path h_t = ... + z ⊙ h_{t-1}
-    PX.reshape(T, B, 3, H)[...] *= DH[:, :, None, :]  # now the gradients themselves
-    PH.reshape(T, B, 3, H)[...] *= DH[:, :, None, :]
-    dX, dW_x, dW_h, db = weight_grads(X, h0, Hs, PX, PH, p["W_x"])
-    db_hn = PH[:, :, 2 * H:].sum(axis=(0, 1))
+        dh_next += dh * z  # the direct path h_t = ... + z ⊙ h_{t-1}
+    dX, dW_x, dW_h, db = weight_grads(X, h0, Hs, dGX, dGH, p["W_x"])
+    db_hn = dGH[:, :, 2 * H:].sum(axis=(0, 1))
     return dX, (dh_next,), {"W_x": dW_x, "W_h": dW_h, "b": db, "b_hn": db_hn}, norms

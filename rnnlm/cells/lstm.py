@@ -33,36 +33,29 @@ def backward(p, dHs, dstate_out, cache):
     T, B, H4 = G.shape
     H = H4 // 4
     W_hT = p["W_h"].T
-    # Everything that does not depend on the gradient flowing back is computed for the whole
-    # window at once, before the loop (a few large vectorised passes instead of many small ones).
-    # dA holds these local factors and is then scaled in place, step by step:
-    #   da_i = dc ⊙ g σ'(i),  da_f = dc ⊙ c_{t-1} σ'(f),  da_o = dh ⊙ tanh(c_t) σ'(o),
-    #   da_g = dc ⊙ i tanh'(g)
-    dA = np.empty_like(G)  # (T, B, 4H)
-    s = G[:, :, :3 * H]
-    np.multiply(s, 1.0 - s, out=dA[:, :, :3 * H])  # σ' = σ(1 - σ) of i, f, o together
-    dA[:, :, :H] *= G[:, :, 3 * H:]
-    dA[0, :, H:2 * H] *= c0
-    dA[1:, :, H:2 * H] *= Cs[:-1]
-    dA[:, :, 2 * H:3 * H] *= tanhC
-    gg = G[:, :, 3 * H:]
-    np.multiply(G[:, :, :H], 1.0 - gg * gg, out=dA[:, :, 3 * H:])
-    Q = G[:, :, 2 * H:3 * H] * (1.0 - tanhC * tanhC)  # (T, B, H) ∂h_t/∂c_t = o ⊙ tanh'(c_t)
-    F = G[:, :, H:2 * H]  # (T, B, H) forget gates: ∂c_t/∂c_{t-1}
+    dA = np.empty_like(G)  # (T, B, 4H) gradient at the pre-activations
     norms = np.empty(T)
     dh_next, dc_next = dstate_out
     for t in range(T - 1, -1, -1):
+        g = G[t]
+        i, f, o, gg = g[:, :H], g[:, H:2 * H], g[:, 2 * H:3 * H], g[:, 3 * H:]
+        tc = tanhC[t]
+        c_prev = Cs[t - 1] if t > 0 else c0
         dh = dHs[t] + dh_next  # from the loss at t + from the future
         # ‖∂L/∂(h_t, c_t)‖ of the state as the next step receives it (dc_next = ∂L/∂c_t at fixed
         # h_t): the LSTM's memory travels in c, so h alone would hide it.
         norms[t] = np.hypot(frob(dh), frob(dc_next))
-        dc = dh * Q[t]
-        dc += dc_next  # ∂L/∂c_t in all: through h_t and from c_{t+1}
-        da = dA[t].reshape(B, 4, H)  # blocks i, f, o, g
-        da[:, :2] *= dc[:, None, :]
-        da[:, 2] *= dh
-        da[:, 3] *= dc
-        dc_next = dc * F[t]  # into c_{t-1}
-        dh_next = dA[t] @ W_hT  # into h_{t-1}
+        dc = dh * o
+        dc *= 1.0 - tc * tc  # through h = o ⊙ tanh(c)
+        dc += dc_next  # + from c_{t+1}
+        da = dA[t]
+        np.multiply(dc, gg, out=da[:, :H])  # ∂/∂i
+        np.multiply(dc, c_prev, out=da[:, H:2 * H])  # ∂/∂f
+        np.multiply(dh, tc, out=da[:, 2 * H:3 * H])  # ∂/∂o
+        s = g[:, :3 * H]
+        da[:, :3 * H] *= s * (1.0 - s)  # σ' = σ(1 - σ), one pass over the sigmoid block
+        np.multiply(dc * i, 1.0 - gg * gg, out=da[:, 3 * H:])  # ∂/∂g through tanh
+        dc_next = dc * f  # into c_{t-1}
+        dh_next = da @ W_hT  # into h_{t-1}
     dX, dW_x, dW_h, db = weight_grads(X, h0, Hs, dA, dA, p["W_x"])
     return dX, (dh_next, dc_next), {"W_x": dW_x, "W_h": dW_h, "b": db}, norms
