@@ -8,8 +8,7 @@ Layout of a checkpoint file (every entry a plain numeric array):
     __meta__          uint8 bytes of a UTF-8 JSON object: format, step, config, tokenizer, rng,
                       data position, best validation loss, sha256 of the arrays
 
-Writes are atomic: a temporary file in the same directory, fsync, then rename over the target,
-so a crash leaves either the old file or the new one, never half of one.
+Writes are atomic (atomic.py): a crash leaves either the old file or the new one, never half.
 """
 
 import hashlib
@@ -19,6 +18,7 @@ import os
 
 import numpy as np
 
+from .atomic import write_atomic
 from .errors import CheckpointError
 
 FORMAT = "rnnlm-checkpoint-1"
@@ -36,38 +36,13 @@ def arrays_digest(arrays):
 
 
 def atomic_write_bytes(path, data):
-    """Write data to path through a temporary file, fsync and rename.
-
-    Any failure, including a second Ctrl-C in the middle, removes the temporary file and leaves
-    the previous file at path untouched.
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp-{os.getpid()}")
+    """Write a checkpoint's bytes atomically (atomic.write_atomic); a failure is one line."""
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, OSError):
-            raise CheckpointError(f"cannot write {path}: {e.strerror or e}; free disk space or "
-                                  "fix the permissions of the run directory, then resume with "
-                                  "--resume") from None
-        raise
-    try:  # make the rename itself durable
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
+        write_atomic(path, data)
+    except OSError as e:
+        raise CheckpointError(f"cannot write {os.fspath(path)}: {e.strerror or e}; free disk "
+                              "space or fix the permissions of the run directory, then resume "
+                              "with --resume") from None
 
 
 def checkpoint_bytes(arrays, meta):

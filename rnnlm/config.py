@@ -15,12 +15,12 @@ import difflib
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
 import yaml
 
+from rnnlm.atomic import write_atomic
 from rnnlm.config_schema import (_DOTTED, _FIELDS, _SECTIONS, Config, DataConfig,  # noqa: F401
                                  ModelConfig, OptimConfig, TrainConfig, _range_words, describe_keys)
 from rnnlm.errors import ConfigError
@@ -236,13 +236,6 @@ def config_from_dict(d: Any) -> Config:
 
 
 def save_config(cfg: Config, path: str | os.PathLike) -> None:
-    """Write the resolved config as YAML, atomically (temporary file + rename)."""
-    p = Path(path)
+    """Write the resolved config as YAML, atomically (raises OSError when it cannot)."""
     text = "# resolved rnnlm config\n" + yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
-    fd, tmp = tempfile.mkstemp(dir=p.parent or ".", prefix=p.name + ".", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(tmp, 0o644)  # mkstemp creates 0600
-    os.replace(tmp, p)
+    write_atomic(path, text.encode("utf-8"))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import load_checkpoint, param_arrays
+from .checkpoint import atomic_write_bytes, load_checkpoint, param_arrays
 from .config import Config, config_from_dict
 from .errors import CheckpointError, RnnlmError
 from .model import ModelSpec
@@ -111,7 +111,6 @@ def truncate_metrics(path, step):
 
     Used on --resume and on rollback: the steps after the checkpoint are trained again and their
     records written again, so the file never holds two versions of one step."""
-    from .checkpoint import atomic_write_bytes
     path = Path(path)
     if not path.is_file():
         return 0

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import rnnlm.atomic
 import rnnlm.checkpoint
 import rnnlm.lock
 from rnnlm.checkpoint import load_checkpoint
@@ -219,7 +220,7 @@ def test_disk_full_during_checkpoint(run, monkeypatch):
         def __exit__(self, *exc):
             self.f.close()
 
-    monkeypatch.setattr(rnnlm.checkpoint, "open", lambda p, m: FullDisk(open(p, m)), raising=False)
+    monkeypatch.setattr(rnnlm.atomic, "open", lambda p, m: FullDisk(open(p, m)), raising=False)
     r = train(cfg, run_dir, "--resume", "--set", "train.max_steps=20")
     fails(r, "cannot write", "No space left on device", "free disk space", "--resume")
     assert (ck / "last.npz").read_bytes() == last_before  # the previous checkpoint is intact
