@@ -39,6 +39,21 @@ class ModelSpec:
     dropout: float = 0.0
 
 
+def param_shapes(spec):
+    """{name: shape} of every parameter, in the layout of the module docstring; no allocation."""
+    V, D, H, k = spec.vocab_size, spec.embed_size, spec.hidden_size, cells.GATES[spec.cell]
+    shapes = {"embed.W": (V, D)}
+    for l in range(spec.layers):
+        shapes[f"rnn.{l}.W_x"] = (D if l == 0 else H, k * H)
+        shapes[f"rnn.{l}.W_h"] = (H, k * H)
+        shapes[f"rnn.{l}.b"] = (k * H,)
+        if spec.cell == "gru":
+            shapes[f"rnn.{l}.b_hn"] = (H,)
+    shapes["head.W"] = (H, V)
+    shapes["head.b"] = (V,)
+    return shapes
+
+
 def init_params(spec, rng, dtype=np.float32, init_scale=0.0, recurrent_init="orthogonal",
                 recurrent_gain=1.0, forget_bias=1.0):
     V, D, H = spec.vocab_size, spec.embed_size, spec.hidden_size

@@ -23,7 +23,7 @@ import numpy as np
 from .checkpoint import atomic_write_bytes, load_checkpoint, param_arrays
 from .config import Config, config_from_dict
 from .errors import CheckpointError, RnnlmError
-from .model import ModelSpec
+from .model import ModelSpec, param_shapes
 from .tokenizers import tokenizer_from_dict
 
 
@@ -160,7 +160,6 @@ class LoadedRun:
     spec: ModelSpec
     params: dict
     meta: dict
-    arrays: dict
 
 
 def check_run_dir(run_dir):
@@ -183,28 +182,12 @@ def load_run(run_dir, which="best"):
     spec = spec_from_config(cfg, tokenizer.vocab_size)
     params = param_arrays(arrays)
     dtype = np.dtype(cfg.train.dtype)
-    for name, shape in expected_shapes(spec).items():
+    for name, shape in param_shapes(spec).items():
         a = params.get(name)
         if a is None or a.shape != shape or a.dtype != dtype:
             raise CheckpointError(f"checkpoint '{path}' does not match its config: parameter "
                                   f"'{name}' should be {shape} {dtype}; the file is corrupt")
-    return LoadedRun(cfg, tokenizer, spec, params, meta, arrays)
-
-
-def expected_shapes(spec: ModelSpec):
-    """The shape of every parameter of an architecture, without allocating it."""
-    from . import cells
-    V, D, H, k = spec.vocab_size, spec.embed_size, spec.hidden_size, cells.GATES[spec.cell]
-    shapes = {"embed.W": (V, D)}
-    for l in range(spec.layers):
-        shapes[f"rnn.{l}.W_x"] = (D if l == 0 else H, k * H)
-        shapes[f"rnn.{l}.W_h"] = (H, k * H)
-        shapes[f"rnn.{l}.b"] = (k * H,)
-        if spec.cell == "gru":
-            shapes[f"rnn.{l}.b_hn"] = (H,)
-    shapes["head.W"] = (H, V)
-    shapes["head.b"] = (V,)
-    return shapes
+    return LoadedRun(cfg, tokenizer, spec, params, meta)
 
 
 def ensure_dir(path):

@@ -118,4 +118,12 @@ def test_step_norms_shape_and_dtype():
     loss, grads, state, norms = model.loss_and_grads(params, spec, x, x, model.zero_state(spec, 2))
     assert norms.shape == (3, 7) and np.all(np.isfinite(norms)) and np.all(norms > 0)
     assert set(grads) == set(params)
+    assert {k: p.shape for k, p in params.items()} == model.param_shapes(spec)
     assert all(grads[k].shape == params[k].shape and grads[k].dtype == np.float32 for k in params)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_param_shapes_describe_init_params(cell):
+    spec = model.ModelSpec(cell, 9, 3, 5, 2)
+    params = model.init_params(spec, np.random.default_rng(0))
+    assert {k: p.shape for k, p in params.items()} == model.param_shapes(spec)
