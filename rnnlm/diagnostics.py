@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from . import model
-from .layers import softmax_cross_entropy
+from .layers import cross_entropy, softmax_cross_entropy
 
 FLOOR = 1e-30  # norms at or below this (zeros, denormals, float32 underflow) carry no rate
 HORIZON_DROP = 1e-3  # the horizon: where the probe has fallen to this share of its k = 0 value
@@ -158,16 +158,22 @@ def _last_position_dlogits(logits, y):
     return dlogits.reshape(T, B, V)
 
 
+def _probe(params, spec, x, y, state):
+    """One forward (dropout off) and the probe's backward: (norms (L, T) with column k the
+    state T-k steps back, logits (T, B, V), forward cache)."""
+    logits, _, cache = model.forward(params, spec, x, state)  # (T, B, V)
+    _, norms, _ = model.backward(params, spec, _last_position_dlogits(logits, y), cache,
+                                 param_grads=False)
+    return norms[:, ::-1], logits, cache
+
+
 def probe_norms(params, spec, x, y, state):
     """‖∂ℓ_T/∂h_{T-k}‖ for k = 0..T-1 and every layer: an array (L, T), column k.
 
     ℓ_T is the mean over the batch of the loss at the window's last position. Dropout is off:
     the probe measures the network itself, not one draw of its masks.
     """
-    logits, _, cache = model.forward(params, spec, x, state)  # (T, B, V)
-    _, norms, _ = model.backward(params, spec, _last_position_dlogits(logits, y), cache,
-                                 param_grads=False)
-    return norms[:, ::-1]  # (L, T) reversed: column k is h_{T-k}
+    return _probe(params, spec, x, y, state)[0]
 
 
 def probe_record(params, spec, x, y, state, step, grads=None):
@@ -176,13 +182,14 @@ def probe_record(params, spec, x, y, state, step, grads=None):
     ``grads``: the training step's own gradients on this window (before clipping), whose norms
     are recorded; without them a full backward (dropout off) computes them.
     """
-    logits, _, cache = model.forward(params, spec, x, state)  # (T, B, V), dropout off
+    norms, logits, cache = _probe(params, spec, x, y, state)
     T, B, V = logits.shape
-    _, norms, _ = model.backward(params, spec, _last_position_dlogits(logits, y), cache,
-                                 param_grads=False)
-    loss, dlogits = softmax_cross_entropy(logits.reshape(T * B, V), y.T.reshape(T * B))
+    rows, targets = logits.reshape(T * B, V), y.T.reshape(T * B)
     if grads is None:
+        loss, dlogits = softmax_cross_entropy(rows, targets)
         grads, _, _ = model.backward(params, spec, dlogits.reshape(T, B, V), cache)
+    else:
+        loss = cross_entropy(rows, targets)
     rng = np.random.default_rng(step)  # the power iteration's start vector, reproducible
     layers = []
     for l in range(spec.layers):
@@ -190,7 +197,7 @@ def probe_record(params, spec, x, y, state, step, grads=None):
         info.update(layer_health(spec.cell, cache[2][l]))
         layers.append(info)
     return {"kind": "probe", "step": step, "loss": loss,
-            "probe_norms": norms[:, ::-1].tolist(),  # (L, T), column k is h_{T-k}
+            "probe_norms": norms.tolist(),  # (L, T), column k is h_{T-k}
             "layers": layers,
             "param_norms": {n: _norm(p) for n, p in params.items()},
             "param_grad_norms": {n: _norm(g) for n, g in grads.items()}}
