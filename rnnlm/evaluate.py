@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from . import model
-from .data import batchify, num_windows, window
+from .data import batchify, iter_windows
 
 
 def evaluate_streams(params, spec, streams, bptt):
@@ -15,8 +15,7 @@ def evaluate_streams(params, spec, streams, bptt):
     """
     state = model.zero_state(spec, streams.shape[0], params["head.W"].dtype)
     total, count = 0.0, 0
-    for i in range(num_windows(streams, bptt)):
-        x, y = window(streams, i, bptt)
+    for _, x, y in iter_windows(streams, bptt):
         loss, state = model.evaluate_loss(params, spec, x, y, state)
         total += loss * x.size
         count += x.size
@@ -28,7 +27,7 @@ def evaluate_ids(params, spec, ids, bptt=256, streams=1):
     return evaluate_streams(params, spec, batchify(np.asarray(ids), streams), bptt)
 
 
-def summary(loss, tokens):
+def summary(loss, tokens=None):
     """Loss in nats, bits per token and perplexity."""
     return {"loss": loss, "bits_per_token": loss / math.log(2),
             "perplexity": math.exp(min(loss, 700.0)), "tokens": tokens}
