@@ -28,7 +28,7 @@ from .config import save_config
 from .data import batchify, check_trainable, load_corpus, num_windows, window
 from .diagnostics import probe_record
 from .errors import CheckpointError, DataError, RnnlmError
-from .evaluate import evaluate_streams
+from .evaluate import evaluate_streams, summary
 from .lock import RunLock
 from .optim import clip_by_norm, clip_by_value, global_norm, learning_rate, make_optimizer
 from .runs import MetricsWriter, RunPaths, ensure_dir, spec_from_config, truncate_metrics
@@ -122,11 +122,10 @@ class Trainer:
     # ------------------------------------------------------------ one step
     def next_window(self):
         ts = self.ts
-        if ts.window >= num_windows(self.streams, self.cfg.train.bptt):  # a new pass
+        if ts.epoch == 0 or ts.window >= num_windows(self.streams, self.cfg.train.bptt):
+            # a new pass (the first one too) begins at window 0 from a zero state
             ts.epoch, ts.window = ts.epoch + 1, 0
             ts.state = model.zero_state(self.spec, self.streams.shape[0], self.dtype)
-        if ts.window == 0 and ts.epoch == 0:
-            ts.epoch = 1
         x, y = window(self.streams, ts.window, self.cfg.train.bptt)
         ts.window += 1
         return x, y
@@ -221,8 +220,9 @@ class Trainer:
             ts.best_valid = valid
         record = {"kind": "eval", "step": ts.step, "tokens": ts.tokens}
         if valid is not None:
-            record.update(valid_loss=valid, valid_bits_per_token=valid / math.log(2),
-                          valid_perplexity=math.exp(min(valid, 700.0)), best=improved)
+            s = summary(valid)
+            record.update(valid_loss=valid, valid_bits_per_token=s["bits_per_token"],
+                          valid_perplexity=s["perplexity"], best=improved)
             _say(f"step {ts.step}: valid loss {valid:.4f} nats/token, "
                  f"perplexity {record['valid_perplexity']:.2f}" + (" (best)" if improved else ""))
         writer.write(record)
