@@ -107,12 +107,15 @@ def backward(params, spec, dlogits, cache, dstate=None, param_grads=True):
 
     ``dstate`` is the gradient arriving at the window's final state (None: zero, as in truncated
     BPTT). ``step_norms[l, t]`` = ‖∂L/∂h_t‖ of layer l. With ``param_grads=False`` only the
-    gradient flow is wanted (the probe) and the embedding gradient is skipped.
+    gradient flow is wanted (the probe): no weight product is computed and grads is empty.
     """
     emb_cache, drops, layer_caches, head_cache, (T, B) = cache
     V = dlogits.shape[-1]
-    dh, dW, db = linear_backward(dlogits.reshape(T * B, V), head_cache)
-    grads = {"head.W": dW, "head.b": db}
+    if param_grads:
+        dh, dW, db = linear_backward(dlogits.reshape(T * B, V), head_cache)
+        grads = {"head.W": dW, "head.b": db}
+    else:
+        dh, grads = dlogits.reshape(T * B, V) @ params["head.W"].T, {}
     dh = dh.reshape(T, B, -1)
     norms = np.empty((spec.layers, T))
     dstate_in = [None] * spec.layers
@@ -121,7 +124,8 @@ def backward(params, spec, dlogits, cache, dstate=None, param_grads=True):
         p = layer_params(params, l)
         d_out = dstate[l] if dstate is not None else cells.zero_state(spec.cell, B, spec.hidden_size,
                                                                        dh.dtype)
-        dh, dstate_in[l], g, norms[l] = cells.backward(spec.cell, p, dh, d_out, layer_caches[l])
+        dh, dstate_in[l], g, norms[l] = cells.backward(spec.cell, p, dh, d_out, layer_caches[l],
+                                                       param_grads)
         grads.update({f"rnn.{l}.{k}": v for k, v in g.items()})
     if param_grads:
         demb = dropout_backward(dh, drops[0])

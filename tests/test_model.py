@@ -127,3 +127,21 @@ def test_param_shapes_describe_init_params(cell):
     spec = model.ModelSpec(cell, 9, 3, 5, 2)
     params = model.init_params(spec, np.random.default_rng(0))
     assert {k: p.shape for k, p in params.items()} == model.param_shapes(spec)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_flow_only_backward_gives_the_same_norms_and_state_gradient(cell):
+    """param_grads=False (the probe) skips the weight products and changes nothing else."""
+    spec = model.ModelSpec(cell, 9, 4, 6, 2)
+    rng = np.random.default_rng(4)
+    params = model.init_params(spec, rng, np.float64)
+    x = rng.integers(0, 9, (3, 7))
+    logits, _, cache = model.forward(params, spec, x, model.zero_state(spec, 3, np.float64))
+    dlogits = rng.standard_normal(logits.shape)
+    grads, norms, dstate = model.backward(params, spec, dlogits, cache)
+    none, norms2, dstate2 = model.backward(params, spec, dlogits, cache, param_grads=False)
+    assert none == {} and len(grads) == len(params)
+    np.testing.assert_allclose(norms2, norms, rtol=1e-13)
+    for a, b in zip(dstate, dstate2):
+        for u, v in zip(a, b):
+            np.testing.assert_allclose(v, u, rtol=1e-13)

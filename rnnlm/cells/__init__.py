@@ -62,9 +62,12 @@ def forward(cell, p, X, state):
     return _IMPL[cell][0](p, X, state)
 
 
-def backward(cell, p, dHs, dstate_out, cache):
-    """BPTT through one window -> dX (T, B, D), dstate_in tuple, grads dict, step_norms (T,)."""
-    return _IMPL[cell][1](p, dHs, dstate_out, cache)
+def backward(cell, p, dHs, dstate_out, cache, param_grads=True):
+    """BPTT through one window -> dX (T, B, D), dstate_in tuple, grads dict, step_norms (T,).
+
+    With param_grads False the weight products are skipped and grads is empty (the probe).
+    """
+    return _IMPL[cell][1](p, dHs, dstate_out, cache, param_grads)
 
 
 def zero_state(cell, batch_size, hidden_size, dtype):

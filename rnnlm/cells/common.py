@@ -32,16 +32,19 @@ def input_projection(X, W_x, b):
     return A.reshape(T, B, -1)
 
 
-def weight_grads(X, h0, Hs, dA_x, dA_h, W_x):
-    """After the time loop: dW_x, dW_h, db and dX, each one product over all T*B rows.
+def weight_grads(X, h0, Hs, dA_x, dA_h, W_x, param_grads=True):
+    """After the time loop: dX, dW_x, dW_h and db, each one product over all T*B rows.
 
     dA_x (T, B, kH) is the gradient at the input projection, dA_h the gradient at the recurrent
     product (the same array except in the GRU). h_{t-1} is h0 for t = 0 and Hs[t-1] after.
+    With param_grads False only dX is computed (the weight gradients come back as None).
     """
     T, B, D = X.shape
     kH = dA_x.shape[2]
     H = h0.shape[1]
     dAx = dA_x.reshape(T * B, kH)
+    if not param_grads:
+        return (dAx @ W_x.T).reshape(T, B, D), None, None, None
     dW_x = X.reshape(T * B, D).T @ dAx  # (D, kH)
     dW_h = h0.T @ dA_h[0]  # (H, kH)
     if T > 1:

@@ -34,7 +34,7 @@ def forward(p, X, state):
     return Hs, (h.copy(),), (X, h0, G, HN, Hs)
 
 
-def backward(p, dHs, dstate_out, cache):
+def backward(p, dHs, dstate_out, cache, param_grads=True):
     X, h0, G, HN, Hs = cache
     T, B, H3 = G.shape
     H = H3 // 3
@@ -59,6 +59,8 @@ def backward(p, dHs, dstate_out, cache):
         np.multiply(dan, r, out=dg[:, 2 * H:])  # the reset gate scales the n block's product
         dh_next = dg @ W_hT
         dh_next += dh * z  # the direct path h_t = ... + z ⊙ h_{t-1}
-    dX, dW_x, dW_h, db = weight_grads(X, h0, Hs, dGX, dGH, p["W_x"])
+    dX, dW_x, dW_h, db = weight_grads(X, h0, Hs, dGX, dGH, p["W_x"], param_grads)
+    if not param_grads:
+        return dX, (dh_next,), {}, norms
     db_hn = dGH[:, :, 2 * H:].sum(axis=(0, 1))
     return dX, (dh_next,), {"W_x": dW_x, "W_h": dW_h, "b": db, "b_hn": db_hn}, norms

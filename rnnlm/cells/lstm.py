@@ -28,7 +28,7 @@ def forward(p, X, state):
     return Hs, (h.copy(), c.copy()), (X, h0, c0, G, Cs, tanhC, Hs)
 
 
-def backward(p, dHs, dstate_out, cache):
+def backward(p, dHs, dstate_out, cache, param_grads=True):
     X, h0, c0, G, Cs, tanhC, Hs = cache
     T, B, H4 = G.shape
     H = H4 // 4
@@ -57,5 +57,6 @@ def backward(p, dHs, dstate_out, cache):
         np.multiply(dc * i, 1.0 - gg * gg, out=da[:, 3 * H:])  # ∂/∂g through tanh
         dc_next = dc * f  # into c_{t-1}
         dh_next = da @ W_hT  # into h_{t-1}
-    dX, dW_x, dW_h, db = weight_grads(X, h0, Hs, dA, dA, p["W_x"])
-    return dX, (dh_next, dc_next), {"W_x": dW_x, "W_h": dW_h, "b": db}, norms
+    dX, dW_x, dW_h, db = weight_grads(X, h0, Hs, dA, dA, p["W_x"], param_grads)
+    grads = {"W_x": dW_x, "W_h": dW_h, "b": db} if param_grads else {}
+    return dX, (dh_next, dc_next), grads, norms

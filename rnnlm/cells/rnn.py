@@ -18,7 +18,7 @@ def _forward(p, X, state, relu):
     return Hs, (h.copy(),), (X, h0, Hs)
 
 
-def _backward(p, dHs, dstate_out, cache, relu):
+def _backward(p, dHs, dstate_out, cache, relu, param_grads=True):
     X, h0, Hs = cache
     T = X.shape[0]
     W_hT = p["W_h"].T
@@ -31,21 +31,22 @@ def _backward(p, dHs, dstate_out, cache, relu):
         norms[t] = frob(dh)
         dA[t] *= dh  # gradient at the pre-activation a_t
         dh_next = dA[t] @ W_hT  # (B, H) into h_{t-1}
-    dX, dW_x, dW_h, db = weight_grads(X, h0, Hs, dA, dA, p["W_x"])
-    return dX, (dh_next,), {"W_x": dW_x, "W_h": dW_h, "b": db}, norms
+    dX, dW_x, dW_h, db = weight_grads(X, h0, Hs, dA, dA, p["W_x"], param_grads)
+    grads = {"W_x": dW_x, "W_h": dW_h, "b": db} if param_grads else {}
+    return dX, (dh_next,), grads, norms
 
 
 def forward_tanh(p, X, state):
     return _forward(p, X, state, relu=False)
 
 
-def backward_tanh(p, dHs, dstate_out, cache):
-    return _backward(p, dHs, dstate_out, cache, relu=False)
+def backward_tanh(p, dHs, dstate_out, cache, param_grads=True):
+    return _backward(p, dHs, dstate_out, cache, False, param_grads)
 
 
 def forward_relu(p, X, state):
     return _forward(p, X, state, relu=True)
 
 
-def backward_relu(p, dHs, dstate_out, cache):
-    return _backward(p, dHs, dstate_out, cache, relu=True)
+def backward_relu(p, dHs, dstate_out, cache, param_grads=True):
+    return _backward(p, dHs, dstate_out, cache, True, param_grads)
