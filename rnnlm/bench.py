@@ -13,8 +13,9 @@ import tracemalloc
 
 import numpy as np
 
-from . import model
-from .optim import SGD, clip_by_norm
+from rnnlm import model
+from rnnlm.optim import clip_by_norm
+from rnnlm.optim.sgd import SGD
 
 CONFIGS = {  # name: (cell, V, D, H, layers, B, T)
     "a": ("lstm", 65, 64, 512, 2, 32, 64),
@@ -52,7 +53,7 @@ class NumpyStep:
 
     def probe(self):
         """The gradient-flow probe `train.probe_every` runs, on the last step's window."""
-        from .diagnostics import probe_record
+        from rnnlm.diagnostics.probe import probe_record
         x, y, state = self.last
         probe_record(self.params, self.spec, x, y, state, 0, self.grads)
 

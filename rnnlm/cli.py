@@ -40,7 +40,7 @@ def user_errors(fn):
     and the exit code is 128 + the signal number (130 SIGINT, 143 SIGTERM)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from .signals import Stopped
+        from .run.signals import Stopped
         try:
             return fn(*args, **kwargs)
         except Stopped as e:
@@ -63,7 +63,8 @@ def _set_threads(n):
     """BLAS threads, set through the environment before numpy is first imported (0 = default)."""
     if n and n > 0:
         if "numpy" in sys.modules:
-            typer.echo("rnnlm: warning: numpy already loaded; thread count unchanged", err=True)
+            from .console import warn
+            warn("numpy already loaded; thread count unchanged")
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(n)
 
@@ -122,8 +123,8 @@ def sample(run_dir: RunArg,
     """Generate text from a run's checkpoint, streamed to stdout."""
     import numpy as np
 
-    from .runs import load_run
-    from .sample import generate
+    from .infer.load import load_run
+    from .infer.sample import generate
     run = load_run(run_dir, checkpoint.value)
     tok = run.tokenizer
     prompt_ids = tok.encode(prompt) if prompt else []
@@ -152,11 +153,10 @@ def eval_(run_dir: RunArg,
           checkpoint: Annotated[Which, typer.Option(help="Which checkpoint.")] = Which.best,
           json_: JsonOpt = False):
     """Loss (nats/token), bits per token and perplexity on a text, state carried from zero."""
-    from .data import load_corpus
+    from .data.corpus import load_corpus, read_corpus
     from .errors import DataError
-    from .evaluate import evaluate_ids, summary
-    from .runs import load_run
-    from .tokenizers import read_corpus
+    from .infer.evaluate import evaluate_ids, summary
+    from .infer.load import load_run
     run = load_run(run_dir, checkpoint.value)
     if text is not None:
         ids = run.tokenizer.encode(read_corpus(text, run.tokenizer.kind))
@@ -182,8 +182,10 @@ def inspect(run_dirs: Annotated[List[Path], typer.Argument(help="One or more run
             png: Annotated[Optional[Path], typer.Option(help="Also draw the figures to this PNG.")] = None,
             json_: JsonOpt = False):
     """How the gradient flows back through time: per-step norms, clipping, a verdict."""
-    from .report import inspect_runs
-    inspect_runs(run_dirs, step=step, png=png, as_json=json_)
+    from .diagnostics.report import inspect_runs
+    text = inspect_runs(run_dirs, step=step, png=png, as_json=json_)
+    if text is not None:
+        typer.echo(text)
 
 
 @app.command()
@@ -192,15 +194,11 @@ def gradcheck(config: Annotated[Optional[Path], typer.Argument(help="YAML config
               set_: SetOpt = None,
               json_: JsonOpt = False):
     """Check every analytic gradient of a small float64 copy of the model by finite differences."""
-    from .config import load_config
-    from .gradcheck import TOLERANCE, check_model, small_spec
-    from .runs import spec_from_config
+    from .config import build, load_config
+    from .model.gradcheck import TOLERANCE, check_model, small_spec
     cfg = load_config(config, set_ or ())
-    m = cfg.model
-    spec = small_spec(spec_from_config(cfg, 11))
-    errors = check_model(spec, init={"recurrent_init": m.recurrent_init,
-                                     "recurrent_gain": m.recurrent_gain,
-                                     "forget_bias": m.forget_bias})
+    spec = small_spec(build.model_spec(cfg, 11))
+    errors = check_model(spec, init=build.init_spec(cfg))
     worst = max(errors.values())
     ok = worst < TOLERANCE
     if json_:

@@ -20,3 +20,13 @@ class DataError(RnnlmError):
 
 class CheckpointError(RnnlmError):
     """A checkpoint or run directory is missing, corrupt or does not fit."""
+
+
+class UnknownSymbolsError(DataError):
+    """A text has symbols the tokenizer's vocabulary lacks; callers say which text in their words.
+
+    ``symbols`` holds up to five of them, in order of appearance; ``count`` how many distinct."""
+
+    def __init__(self, message, symbols=(), count=0):
+        super().__init__(message)
+        self.symbols, self.count = tuple(symbols), count

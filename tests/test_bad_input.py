@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import rnnlm.atomic
-import rnnlm.checkpoint
-import rnnlm.lock
-from rnnlm.checkpoint import load_checkpoint
+import rnnlm.run.atomic
+import rnnlm.run.checkpoint
+import rnnlm.run.lock
+from rnnlm.run.checkpoint import load_checkpoint
 from rnnlm.cli import app
 
 from hostile_npz import absurd_shape_npz, object_array_npz
@@ -192,7 +192,7 @@ def test_read_only_run_dir_simulated(run, monkeypatch):
         if str(path).startswith(str(run_dir)) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
         return real_open(path, flags, *args, **kwargs)
-    monkeypatch.setattr(rnnlm.lock.os, "open", read_only)
+    monkeypatch.setattr(rnnlm.run.lock.os, "open", read_only)
     fails(train(cfg, run_dir, "--resume", "--set", "train.max_steps=20"),
           "cannot write to run directory", "Permission denied", "permissions")
     assert (run_dir / "metrics.jsonl").read_bytes() == before
@@ -223,7 +223,7 @@ def test_disk_full_during_checkpoint(run, monkeypatch):
     def full_for_checkpoints(p, m):  # config.yaml goes through the same writer: it still fits
         return FullDisk(open(p, m)) if ".npz" in os.fspath(p) else open(p, m)
 
-    monkeypatch.setattr(rnnlm.atomic, "open", full_for_checkpoints, raising=False)
+    monkeypatch.setattr(rnnlm.run.atomic, "open", full_for_checkpoints, raising=False)
     r = train(cfg, run_dir, "--resume", "--set", "train.max_steps=20")
     fails(r, "cannot write", "No space left on device", "free disk space", "--resume")
     assert (ck / "last.npz").read_bytes() == last_before  # the previous checkpoint is intact

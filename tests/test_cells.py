@@ -5,8 +5,28 @@ slow per-gate reference written straight from the equations."""
 import numpy as np
 import pytest
 
-from rnnlm import cells
-from rnnlm.gradcheck import TOLERANCE, numeric_grad, relative_error
+from types import SimpleNamespace
+
+from rnnlm.model import InitSpec, init_layer
+from rnnlm.model.gradcheck import TOLERANCE, numeric_grad, relative_error
+from rnnlm.nn.cells import get_cell, zero_state
+
+
+def _init_params(cell, D, H, rng, dtype, **init):
+    return {k: v.astype(dtype) for k, v in init_layer(get_cell(cell), D, H, rng, InitSpec(**init)).items()}
+
+
+def _backward(cell, p, dHs, dstate, cache):
+    grads = {}
+    dX, dstate_in, norms = get_cell(cell).backward(p, dHs, dstate, cache, grads)
+    return dX, dstate_in, grads, norms
+
+
+# The cells through their registry entries, called as the tests always called them.
+cells = SimpleNamespace(
+    init_params=_init_params, forward=lambda cell, p, X, state: get_cell(cell).forward(p, X, state),
+    backward=_backward, zero_state=lambda cell, B, H, dtype: zero_state(get_cell(cell), B, H, dtype),
+    STATE_SIZE={c: len(get_cell(c).state) for c in ("rnn_tanh", "rnn_relu", "gru", "lstm")})
 
 CELLS = ["rnn_tanh", "rnn_relu", "gru", "lstm"]
 T, B, D, H = 5, 3, 4, 6

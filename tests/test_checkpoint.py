@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import rnnlm.train
-from rnnlm.checkpoint import load_checkpoint, save_checkpoint
+import rnnlm.train.step
+from rnnlm.run.checkpoint import load_checkpoint, save_checkpoint
 from rnnlm.cli import app
 from rnnlm.errors import CheckpointError
 
@@ -170,7 +170,7 @@ def test_stale_lock_is_taken_over(tmp_path):
 def nan_on_calls(monkeypatch):
     """Make model.loss_and_grads return a NaN loss on the given (1-based) calls."""
     def install(*calls):
-        real, count = rnnlm.train.model.loss_and_grads, [0]
+        real, count = rnnlm.train.step.loss_and_grads, [0]
 
         def fake(*args, **kwargs):
             count[0] += 1
@@ -179,7 +179,7 @@ def nan_on_calls(monkeypatch):
                 grads["head.b"][0] = np.inf
                 return math.nan, grads, state, norms
             return loss, grads, state, norms
-        monkeypatch.setattr(rnnlm.train.model, "loss_and_grads", fake)
+        monkeypatch.setattr(rnnlm.train.step, "loss_and_grads", fake)
     return install
 
 

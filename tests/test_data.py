@@ -4,10 +4,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnlm.config import load_config
-from rnnlm.data import (Corpus, batchify, check_trainable, iter_windows, load_corpus, load_splits, num_windows,
-                        split_ids, window)
+from rnnlm.data.batching import batchify, check_trainable, iter_windows, num_windows, window
+from rnnlm.data.corpus import Corpus, load_corpus, load_splits, split_ids
+from rnnlm.data.tokenizers.char import CharTokenizer
 from rnnlm.errors import DataError
-from rnnlm.tokenizers import CharTokenizer
 
 
 def test_split_ids_contiguous():

@@ -5,10 +5,15 @@ import math
 import numpy as np
 import pytest
 
-from rnnlm import diagnostics as d
 from rnnlm import model
-from rnnlm.cells import orthogonal
-from rnnlm.model import ModelSpec
+from rnnlm.diagnostics import probe as d
+from rnnlm.model import ModelSpec, orthogonal
+from rnnlm.nn.cells import get_cell
+from rnnlm.nn.cells.gru import GRUCache
+from rnnlm.nn.cells.lstm import LSTMCache
+from rnnlm.nn.cells.rnn import RNNCache
+
+BLOCKS = {c: get_cell(c).gates for c in ("rnn_tanh", "rnn_relu", "gru", "lstm")}
 
 
 def linear_rnn(cell, W_h, b, h0, T=60, B=4, V=11, D=4, seed=0):
@@ -107,16 +112,16 @@ def test_gate_saturation_per_block():
     G = np.full((T, B, 4 * H), 0.5)  # lstm order i, f, o, g
     G[..., H:2 * H] = 0.99  # f saturated everywhere
     G[..., 3 * H] = -0.97  # one g unit in four saturated (tanh: |g| > 0.95)
-    lstm_cache = (None, None, None, G, None, None, None)
+    lstm_cache = LSTMCache(None, None, None, G, None, None, None)
     sat = d.layer_health("lstm", lstm_cache)["saturation"]
     assert sat == {"i": 0.0, "f": 1.0, "o": 0.0, "g": 0.25}
     G3 = np.full((T, B, 3 * H), 0.02)  # gru order r, z, n; n = 0.02 is a tanh far from ±1
-    sat = d.layer_health("gru", (None, None, G3, None, None))["saturation"]
+    sat = d.layer_health("gru", GRUCache(None, None, G3, None, None))["saturation"]
     assert sat == {"r": 1.0, "z": 1.0, "n": 0.0}
     Hs = np.ones((T, B, H))
     Hs[..., :2] = 0.0  # two of four ReLU units never fire
     Hs[0, 0, 1] = 0.3  # ... one fires once: alive
-    assert d.layer_health("rnn_relu", (None, None, Hs))["dead_share"] == 0.25
+    assert d.layer_health("rnn_relu", RNNCache(None, None, Hs))["dead_share"] == 0.25
 
 
 def test_probe_covers_every_cell_and_layer():
@@ -128,4 +133,4 @@ def test_probe_covers_every_cell_and_layer():
         rec = d.probe_record(params, spec, x, x, model.zero_state(spec, 2), step=1)
         assert np.asarray(rec["probe_norms"]).shape == (2, 6)
         assert len(rec["layers"]) == 2
-        assert list(rec["layers"][0]["spectral_radius"]) == list(d.BLOCKS[cell])
+        assert list(rec["layers"][0]["spectral_radius"]) == list(BLOCKS[cell])

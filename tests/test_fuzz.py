@@ -10,11 +10,15 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnnlm import checkpoint
-from rnnlm.checkpoint import load_checkpoint, save_checkpoint
-from rnnlm.config import _FIELDS, config_from_dict, load_config
+from rnnlm.config import config_from_dict, load_config
+from rnnlm.config.schema import _FIELDS
+from rnnlm.run import checkpoint
+from rnnlm.run.checkpoint import load_checkpoint, save_checkpoint
 from rnnlm.errors import CheckpointError, ConfigError, DataError
-from rnnlm.tokenizers import ByteTokenizer, CharTokenizer, read_corpus, tokenizer_from_dict
+from rnnlm.data.corpus import read_corpus
+from rnnlm.data.tokenizers import tokenizer_from_dict
+from rnnlm.data.tokenizers.byte import ByteTokenizer
+from rnnlm.data.tokenizers.char import CharTokenizer
 
 FAST = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

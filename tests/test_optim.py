@@ -3,7 +3,9 @@ import math
 import numpy as np
 import pytest
 
-from rnnlm.optim import SGD, Adam, clip_by_norm, clip_by_value, global_norm, learning_rate
+from rnnlm.optim import clip_by_norm, clip_by_value, global_norm, learning_rate
+from rnnlm.optim.adam import Adam
+from rnnlm.optim.sgd import SGD
 
 
 def test_clip_by_norm_scales_all_gradients_together():

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from rnnlm.cli import app
 from rnnlm.config import load_config
-from rnnlm.report import PLOT_HINT
+from rnnlm.diagnostics.report import PLOT_HINT
 from rnnlm.train import train
 
 T = 12

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnlm.checkpoint import load_checkpoint
+from rnnlm.run.checkpoint import load_checkpoint
 from rnnlm.config import load_config
 from rnnlm.train import train
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from rnnlm import model
-from rnnlm.sample import generate, next_token_distribution
+from rnnlm.infer.sample import generate, next_token_distribution
 
 
 def test_temperature_top_k_top_p():

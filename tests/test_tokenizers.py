@@ -6,8 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnlm.errors import CheckpointError, ConfigError, DataError
-from rnnlm.tokenizers import (ByteTokenizer, CharTokenizer, make_tokenizer, read_corpus,
-                              tokenizer_from_dict)
+from rnnlm.data.corpus import read_corpus
+from rnnlm.data.tokenizers import make_tokenizer, tokenizer_from_dict
+from rnnlm.data.tokenizers.byte import ByteTokenizer
+from rnnlm.data.tokenizers.char import CharTokenizer
 
 
 def test_char_vocab_is_sorted_set():

@@ -1,0 +1,5 @@
+"""`python -m rnnlm ...` runs the rnnlm command."""
+
+from rnnlm.cli import main
+
+main()

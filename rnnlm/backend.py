@@ -1,0 +1,50 @@
+"""The array module: the one place that chooses between numpy and another numpy-like library.
+
+The math (rnnlm.nn, rnnlm.model, rnnlm.optim) never imports numpy for arrays it computes on: it
+asks ``array_module(x)`` for the module of the arrays it was given, so the same code runs on numpy
+arrays and, once a GPU backend is added (``train.backend``), on that library's arrays. Data, files
+and reports stay on the host: ``to_host`` brings an array back, ``to_device`` sends one over.
+
+Rules that keep a device busy: no Python float() of an array inside a time loop (the per-step
+gradient norms stay arrays until the window is done), no host copies of activations.
+"""
+
+import sys
+
+import numpy
+
+BACKENDS = ("numpy",)
+
+
+def get(name="numpy"):
+    """The array module named `name` (only numpy so far)."""
+    if name == "numpy":
+        return numpy
+    raise ValueError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
+
+
+def array_module(*arrays):
+    """numpy, or the module of the first array that is not a numpy array (cupy.get_array_module's job)."""
+    for a in arrays:
+        module = type(a).__module__.partition(".")[0]
+        if module not in ("numpy", "builtins") and module in sys.modules:
+            return sys.modules[module]
+    return numpy
+
+
+def to_host(a):
+    """A numpy array (a no-op for numpy arrays)."""
+    return a.get() if hasattr(a, "get") and not isinstance(a, numpy.ndarray) else numpy.asarray(a)
+
+
+def to_device(a, xp):
+    """`a` as an array of module xp."""
+    return a if xp is numpy else xp.asarray(a)
+
+
+def scatter_add(xp, target, indices, values):
+    """target[indices] += values, with repeated indices accumulating (np.add.at)."""
+    if xp is numpy:
+        numpy.add.at(target, indices, values)
+    else:  # cupy keeps this in cupyx
+        sys.modules["cupyx"].scatter_add(target, indices, values)

@@ -1,0 +1,40 @@
+"""Config -> the objects a run is made of: the model spec, its init, the optimizer, the schedule,
+the tokenizer. The one place where a config's keys are read into the math's arguments; every
+other module takes these objects (gradcheck and bench derive theirs with dataclasses.replace).
+"""
+
+import numpy as np
+
+from rnnlm.data.tokenizers import make_tokenizer
+from rnnlm.model import InitSpec, ModelSpec
+from rnnlm.optim import make_optimizer, make_schedule
+
+
+def model_spec(cfg, vocab_size) -> ModelSpec:
+    m = cfg.model
+    return ModelSpec(cell=m.cell, vocab_size=vocab_size, embed_size=m.embed_size,
+                     hidden_size=m.hidden_size, layers=m.layers, dropout=m.dropout)
+
+
+def init_spec(cfg) -> InitSpec:
+    m = cfg.model
+    return InitSpec(init_scale=m.init_scale, recurrent_init=m.recurrent_init,
+                    recurrent_gain=m.recurrent_gain, forget_bias=m.forget_bias)
+
+
+def dtype(cfg):
+    return np.dtype(cfg.train.dtype)
+
+
+def optimizer(cfg, params):
+    return make_optimizer(cfg.optim, params)
+
+
+def schedule(cfg):
+    """step -> learning rate (before any rollback scaling)."""
+    return make_schedule(cfg.optim, cfg.train.max_steps)
+
+
+def tokenizer(cfg):
+    """An unfitted tokenizer with the data section's settings."""
+    return make_tokenizer(cfg.data.tokenizer, cfg.data)

@@ -1,0 +1,62 @@
+"""byte: the 256 byte values. Text is encoded as UTF-8; any file trains, nothing is unknown.
+
+A model may sample half a character: decode() replaces invalid UTF-8 with U+FFFD, and the stream
+decoder holds back an incomplete UTF-8 sequence until its last byte arrives, so streamed text
+prints whole characters ("Fluß", not "Flu��").
+"""
+
+import codecs
+from typing import Any
+
+import numpy as np
+
+from .base import StreamDecoder, Tokenizer, as_ids
+
+
+class ByteTokenizer(Tokenizer):
+    """The 256 byte values; str input is encoded as UTF-8."""
+
+    kind = "byte"
+    reads_bytes = True
+    vocab_size = 256
+
+    def fit(self, text: Any) -> "ByteTokenizer":
+        """No-op: the vocabulary is fixed. Returns self."""
+        return self
+
+    def encode(self, text: str | bytes, unknown: str = "error") -> np.ndarray:
+        """Text (UTF-8 encoded) or raw bytes -> ids (N,) int32. `unknown` is accepted for a common API."""
+        data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else bytes(text)
+        return np.frombuffer(data, dtype=np.uint8).astype(np.int32)  # (N,)
+
+    def decode_bytes(self, ids: Any) -> bytes:
+        """ids -> the raw bytes."""
+        return as_ids(ids, 256).astype(np.uint8).tobytes()
+
+    def decode(self, ids: Any) -> str:
+        """ids -> text; invalid UTF-8 becomes U+FFFD."""
+        return self.decode_bytes(ids).decode("utf-8", errors="replace")
+
+    def stream_decoder(self) -> "Utf8StreamDecoder":
+        return Utf8StreamDecoder(self)
+
+    def to_dict(self) -> dict:
+        return {"kind": "byte"}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "ByteTokenizer":
+        return cls()
+
+
+class Utf8StreamDecoder(StreamDecoder):
+    """Bytes in one at a time, whole characters out (an incomplete sequence waits)."""
+
+    def __init__(self, tokenizer: ByteTokenizer):
+        super().__init__(tokenizer)
+        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def feed(self, token_id: int) -> str:
+        return self._utf8.decode(self.tokenizer.decode_bytes([token_id]))
+
+    def finish(self) -> str:
+        return self._utf8.decode(b"", final=True)

@@ -1,0 +1,44 @@
+"""A trained model back from a run directory: its config, tokenizer, spec and parameters."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rnnlm.config import Config, build, config_from_dict
+from rnnlm.data.tokenizers import tokenizer_from_dict
+from rnnlm.errors import CheckpointError
+from rnnlm.model import ModelSpec, param_shapes
+from rnnlm.run.checkpoint import load_checkpoint, param_arrays
+from rnnlm.run.paths import RunPaths, check_run_dir
+
+
+@dataclass
+class LoadedRun:
+    config: Config
+    tokenizer: object
+    spec: ModelSpec
+    params: dict
+    meta: dict
+
+
+def load_run(run_dir, which="best"):
+    """The config, tokenizer and parameters of a run's checkpoint ('best', else 'last')."""
+    check_run_dir(run_dir)
+    paths = RunPaths(Path(run_dir))
+    path = paths.best if which == "best" and paths.best.is_file() else paths.last
+    if not path.is_file():
+        raise CheckpointError(f"'{run_dir}' has no checkpoint yet: train longer than "
+                              "train.eval_every steps, or wait for the first checkpoint")
+    arrays, meta = load_checkpoint(path)
+    cfg = config_from_dict(meta.get("config"))
+    tokenizer = tokenizer_from_dict(meta.get("tokenizer"))
+    spec = build.model_spec(cfg, tokenizer.vocab_size)
+    params = param_arrays(arrays)
+    dtype = np.dtype(cfg.train.dtype)
+    for name, shape in param_shapes(spec).items():
+        a = params.get(name)
+        if a is None or a.shape != shape or a.dtype != dtype:
+            raise CheckpointError(f"checkpoint '{path}' does not match its config: parameter "
+                                  f"'{name}' should be {shape} {dtype}; the file is corrupt")
+    return LoadedRun(cfg, tokenizer, spec, params, meta)

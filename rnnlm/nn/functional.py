@@ -1,0 +1,33 @@
+"""Elementwise functions and the gradient-accumulation rule shared by every piece of nn."""
+
+from rnnlm.backend import array_module
+
+
+def sigmoid(x, out=None):
+    """σ(x) = 1 / (1 + exp(-x)) with -x capped at 80, stable for any x.
+
+    One exp is 1.65× faster than the tanh form (1 + tanh(x/2)) / 2 here (45 against 75 µs on
+    (32, 768) float32). The cap keeps exp finite in float32 and σ out of the denormal range
+    (below x = -87 it would land there, and denormals are slow): σ(x) for x < -80 comes out as
+    σ(-80) = 1.8e-35 instead of something smaller, a difference no gradient can see.
+    """
+    xp = array_module(x)
+    out = xp.negative(x, out=out)
+    xp.minimum(out, 80.0, out=out)
+    xp.exp(out, out=out)
+    out += 1.0
+    return xp.reciprocal(out, out=out)
+
+
+def sum_squares(a):
+    """Σ a² over all elements, as a 0-d array (no host round-trip): one BLAS dot product."""
+    v = a.reshape(-1)
+    return array_module(a).dot(v, v)
+
+
+def add_grad(grads, name, g):
+    """grads[name] += g; the first contribution is stored as it is (g must be a fresh array)."""
+    if name in grads:
+        grads[name] += g
+    else:
+        grads[name] = g

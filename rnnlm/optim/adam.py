@@ -1,0 +1,50 @@
+"""Adam with bias correction; weight decay decoupled from the gradient (AdamW)."""
+
+import math
+
+from rnnlm.backend import array_module
+
+
+class Adam:
+    def __init__(self, params, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+        self.beta1, self.beta2, self.eps, self.weight_decay = beta1, beta2, eps, weight_decay
+        self.m = {k: array_module(p).zeros_like(p) for k, p in params.items()}
+        self.v = {k: array_module(p).zeros_like(p) for k, p in params.items()}
+        self.t = 0
+
+    @classmethod
+    def from_config(cls, params, optim_cfg):
+        o = optim_cfg
+        return cls(params, o.beta1, o.beta2, o.eps, o.weight_decay)
+
+    def step(self, params, grads, lr):
+        self.t += 1
+        b1, b2 = self.beta1, self.beta2
+        # Bias corrections folded into one step size: lr·sqrt(1-b2^t)/(1-b1^t).
+        step = lr * math.sqrt(1.0 - b2 ** self.t) / (1.0 - b1 ** self.t)
+        eps = self.eps * math.sqrt(1.0 - b2 ** self.t)
+        for k, p in params.items():
+            xp = array_module(p)
+            g, m, v = grads[k], self.m[k], self.v[k]
+            dt = p.dtype.type
+            m *= dt(b1)
+            m += dt(1.0 - b1) * g
+            v *= dt(b2)
+            v += dt(1.0 - b2) * (g * g)
+            if self.weight_decay:
+                p -= dt(lr * self.weight_decay) * p
+            p -= dt(step) * m / (xp.sqrt(v) + dt(eps))
+
+    def state_dict(self):
+        """Flat {name: array}: a checkpoint stores it as plain npz arrays."""
+        xp = array_module(*self.m.values())
+        state = {"t": xp.asarray(self.t, dtype="int64")}
+        state.update({f"m.{k}": a for k, a in self.m.items()})
+        state.update({f"v.{k}": a for k, a in self.v.items()})
+        return state
+
+    def load_state_dict(self, state):
+        self.t = int(state["t"])
+        for k in self.m:
+            self.m[k][...] = state[f"m.{k}"]
+            self.v[k][...] = state[f"v.{k}"]

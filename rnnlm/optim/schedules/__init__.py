@@ -1,0 +1,1 @@
+"""Learning-rate schedules, one module each, registered in rnnlm/registry.py (base.py: the shape)."""

@@ -1,0 +1,69 @@
+"""What changes from step to step (TrainState), and the sums between two log lines (Interval).
+
+Everything here goes into the checkpoint (run/checkpoints.py), so a resumed run continues bit
+for bit.
+"""
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rnnlm.model import zero_state
+
+
+def new_interval():
+    return {"losses": [], "norms": [], "tokens": 0}
+
+
+@dataclass
+class TrainState:
+    """What changes from step to step, besides parameters and optimizer moments."""
+
+    rng: np.random.Generator  # dropout masks
+    state: tuple  # carried hidden state, one tuple per layer
+    step: int = 0  # optimizer steps done
+    epoch: int = 0  # passes over the training streams begun
+    window: int = 0  # next window of the current pass
+    tokens: int = 0  # training tokens seen
+    clip_count: int = 0  # steps on which clipping fired
+    best_valid: float = math.inf
+    lr_scale: float = 1.0  # lowered by each non-finite rollback
+    nonfinite: int = 0  # non-finite events so far
+    bad_streak: int = 0  # non-finite events since the last good step
+    log: dict = field(default_factory=new_interval)  # sums between two log lines
+
+
+def fresh_state(spec, batch_size, dtype, rng):
+    return TrainState(rng, zero_state(spec, batch_size, dtype))
+
+
+class Interval:
+    """Sums between two log lines, kept in ts.log so that a checkpoint carries them."""
+
+    def __init__(self, ts):
+        self.ts = ts
+        self.start = time.perf_counter()
+
+    def add(self, out):
+        log = self.ts.log
+        log["losses"].append(float(out.loss))
+        log["norms"].append(float(out.grad_norm))
+        log["tokens"] += out.tokens
+
+    def record(self, out):
+        """The "train" record of metrics.jsonl for the interval ending with step result `out`."""
+        ts, log = self.ts, self.ts.log
+        loss = float(np.mean(log["losses"]))
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        record = {"kind": "train", "step": ts.step, "epoch": ts.epoch, "tokens": ts.tokens,
+                  "loss": loss, "bits_per_token": loss / math.log(2), "lr": out.lr,
+                  "grad_norm": out.grad_norm, "grad_norm_clipped": out.grad_norm_clipped,
+                  "clipped": out.clipped, "clip_count": ts.clip_count,
+                  "clip_rate": ts.clip_count / ts.step, "grad_norms": log["norms"],
+                  "tokens_per_s": log["tokens"] / elapsed,
+                  "step_norms": np.asarray(out.step_norms).tolist()}
+        ts.log = new_interval()
+        self.start = time.perf_counter()
+        return record
