@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install train test corpora bench gradcheck clean
+.PHONY: install train test corpora bench gradcheck reference clean
 
 install: $(STAMP)
 
@@ -32,6 +32,10 @@ bench: install
 
 gradcheck: install
 	for c in rnn_tanh rnn_relu gru lstm; do $(BIN)/rnnlm gradcheck --set model.cell=$$c --set model.layers=2 || exit 1; done
+
+# The README's config reference, regenerated from the schema and the registries.
+reference: install
+	$(BIN)/python -m rnnlm.config.reference --write
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -18,7 +18,7 @@ class Entry(NamedTuple):
 
 CELLS = {
     "rnn_tanh": Entry("rnnlm.nn.cells.rnn:TANH", "Elman RNN, h = tanh(x W_x + h W_h + b)"),
-    "rnn_relu": Entry("rnnlm.nn.cells.rnn:RELU", "Elman RNN with ReLU (IRNN with identity init)"),
+    "rnn_relu": Entry("rnnlm.nn.cells.rnn:RELU", "Elman RNN, h = max(0, x W_x + h W_h + b)"),
     "gru": Entry("rnnlm.nn.cells.gru:GRU", "gated recurrent unit, gates [r, z, n]"),
     "lstm": Entry("rnnlm.nn.cells.lstm:LSTM", "long short-term memory, gates [i, f, o, g]"),
 }
