@@ -19,12 +19,6 @@ def sigmoid(x, out=None):
     return xp.reciprocal(out, out=out)
 
 
-def sum_squares(a):
-    """Σ a² over all elements, as a 0-d array (no host round-trip): one BLAS dot product."""
-    v = a.reshape(-1)
-    return array_module(a).dot(v, v)
-
-
 def add_grad(grads, name, g):
     """grads[name] += g; the first contribution is stored as it is (g must be a fresh array)."""
     if name in grads:

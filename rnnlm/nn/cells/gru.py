@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from rnnlm.backend import array_module
 
-from ..functional import add_grad, sigmoid, sum_squares
+from ..functional import add_grad, sigmoid
 from .base import Cell
 from .common import input_projection, weight_grads
 
@@ -62,7 +62,7 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix=""):
         r, z, n = g[:, :H], g[:, H:2 * H], g[:, 2 * H:]
         h_prev = Hs[t - 1] if t > 0 else h0
         dh = dHs[t] + dh_next
-        sq[t] = sum_squares(dh)
+        sq[t] = xp.vdot(dh, dh)  # Σ dh², one BLAS dot, stays an array
         dx, dg = dGX[t], dGH[t]
         dan = xp.multiply(dh * (1.0 - z), 1.0 - n * n, out=dx[:, 2 * H:])  # through tanh of n
         xp.multiply(dan, HN[t], out=dx[:, :H])  # ∂/∂r

@@ -4,7 +4,7 @@ from typing import NamedTuple
 
 from rnnlm.backend import array_module
 
-from ..functional import sigmoid, sum_squares
+from ..functional import sigmoid
 from .base import Cell
 from .common import input_projection, weight_grads
 
@@ -60,7 +60,7 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix=""):
         dh = dHs[t] + dh_next  # from the loss at t + from the future
         # ‖∂L/∂(h_t, c_t)‖ of the state as the next step receives it (dc_next = ∂L/∂c_t at fixed
         # h_t): the LSTM's memory travels in c, so h alone would hide it.
-        sq[t] = sum_squares(dh) + sum_squares(dc_next)
+        sq[t] = xp.vdot(dh, dh) + xp.vdot(dc_next, dc_next)
         dc = dh * o
         dc *= 1.0 - tc * tc  # through h = o ⊙ tanh(c)
         dc += dc_next  # + from c_{t+1}

@@ -4,7 +4,6 @@ from typing import NamedTuple
 
 from rnnlm.backend import array_module
 
-from ..functional import sum_squares
 from .base import Cell
 from .common import input_projection, weight_grads
 
@@ -40,7 +39,7 @@ def _backward(p, dHs, dstate_out, cache, relu, grads=None, prefix=""):
     dh_next = dstate_out[0]
     for t in range(T - 1, -1, -1):
         dh = dHs[t] + dh_next  # from above (the loss at t) + from the future (t+1 ...)
-        sq[t] = sum_squares(dh)
+        sq[t] = xp.vdot(dh, dh)  # Σ dh², one BLAS dot, stays an array
         dA[t] *= dh  # gradient at the pre-activation a_t
         dh_next = dA[t] @ W_hT  # (B, H) into h_{t-1}
     dX = weight_grads(cache.X, cache.h0, Hs, dA, dA, p["W_x"], grads, prefix)
