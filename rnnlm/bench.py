@@ -36,6 +36,7 @@ GATES = {"rnn_tanh": 1, "rnn_relu": 1, "gru": 3, "lstm": 4}  # k: gate blocks pe
 KEPT = {"rnn_tanh": 1, "rnn_relu": 1, "gru": 5, "lstm": 7}
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 SQUARE_SIZES = (1024, 2048)
+NOISY = 1.25  # rounds of one side differing by more than this: the row is flagged
 
 
 def multiply_adds(name):
@@ -238,6 +239,8 @@ def summarize(name, threads, ours, theirs, probe=False):
                  torch_gflops=flops / (tokens / statistics.median(t_tok)) / 1e9,
                  torch_version=theirs[0]["torch"])
     r["ratio"] = r["train_tokens_per_s"] / r["torch_tokens_per_s"] if theirs else None
+    # max/min over the rounds, the worse side: above NOISY the machine's load moved under us
+    r["spread"] = max(max(v) / min(v) for v in (tok_s, r.get("torch_rounds_tokens_per_s", tok_s)))
     r.update(gflop_per_step=flops / 1e9, gflops=flops / step_s / 1e9, peak_gflops=peak,
              step_matmul_gflops=max(o["step_matmul_gflops"] for o in ours))
     r["peak_share"] = r["gflops"] / peak
@@ -266,6 +269,8 @@ def format_row(r):
         line += f" {r['torch_tokens_per_s']:>11.0f} {r['ratio']:>10.2f}"
     line += (f" {r['gflops']:>7.1f} {r['peak_gflops']:>6.1f} {r['peak_share']:>5.0%}"
              f"  {r['peak_mib']:>8.1f} {r['bptt_mib']:>8.1f} {r['peak_over_bptt']:>5.2f}")
+    if r["spread"] > NOISY:
+        line += f"   noisy: rounds differ {r['spread']:.1f}x"
     if "probe_ms" in r:
         line += (f"   probe {r['probe_ms']:.1f} ms: probe_every=10 keeps "
                  f"{r['probe_every_10_keeps']:.2f} of tok/s")
