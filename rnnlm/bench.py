@@ -1,21 +1,28 @@
-"""`rnnlm bench`: how fast one training step runs, and how much memory it takes.
+"""`rnnlm bench`: how fast one training step runs, how close it comes to the machine's matrix-product
+peak, and how much memory it takes.
 
-One step is the real thing: forward over a window, loss, BPTT, global-norm clip and an SGD step,
-float32, the state carried from window to window, random token ids. The configs match
-shared/bench/torch_reference.py so that numbers can be put side by side with PyTorch. When PyTorch
-is importable (`--torch`), both are timed alternately in the same run, since this machine is
-shared and noisy: trust the ratio over the absolute figures.
+One step is the real thing: forward over a window, loss, BPTT, global-norm clip 5 and an SGD step
+(lr 0.1), float32, the state carried from window to window, random token ids.
+
+BLAS fixes its thread count when numpy is loaded, so every measurement runs in a child process
+started with OPENBLAS/OMP/MKL_NUM_THREADS set: ours as ``python -m rnnlm.bench`` (this module),
+PyTorch's as ``python -m rnnlm.bench_torch``. The two never share a process (in one process
+numpy's spinning BLAS threads and PyTorch's OpenMP threads slow each other down). For each config
+and thread count the two children take turns over a few short rounds, so both see the same load
+on a shared machine; the figures are medians over the rounds. Trust the ratio over the absolute
+figures.
 """
 
+import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
-import tracemalloc
 
-import numpy as np
-
-from rnnlm import model
-from rnnlm.optim import clip_by_norm
-from rnnlm.optim.sgd import SGD
+from rnnlm.errors import RnnlmError
+from rnnlm.nn.cells import get_cell
 
 CONFIGS = {  # name: (cell, V, D, H, layers, B, T)
     "a": ("lstm", 65, 64, 512, 2, 32, 64),
@@ -25,12 +32,71 @@ CONFIGS = {  # name: (cell, V, D, H, layers, B, T)
     "d-rnn": ("rnn_tanh", 65, 64, 512, 2, 32, 64),
     "default": ("lstm", 65, 64, 256, 2, 32, 64),
 }
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+SQUARE_SIZES = (1024, 2048)
+NOISY = 1.25  # rounds of one side differing by more than this: the row is flagged
 
 
+def multiply_adds(name):
+    """Multiply-adds of one training step, counted from the matrix products alone.
+
+    With N = T·B tokens, k gate blocks (1 RNN, 3 GRU, 4 LSTM), D_in = D for layer 0 and H above:
+
+        forward  F = N · ( Σ_l (D_in + H) · kH  +  H · V )
+                       input projection X W_x and recurrent products h W_h of every layer,
+                       then the output layer
+        backward   = 2F: each forward product A·W has two of the same size, the input gradient
+                       dA·Wᵀ (for layer 0 too: it feeds the embedding) and the weight gradient Aᵀ·dA
+        step     M = 3F multiply-adds;  flops = 2M = 6F
+
+    Left out: gate arithmetic, softmax, embedding, clipping and the update, all O(N·H + params).
+    Config a: N = 2048, F = 2048 · ((64+512)·2048 + (512+512)·2048 + 512·65) = 6.779e9, so one
+    step is 40.7 GFLOP.
+    """
+    cell, V, D, H, L, B, T = CONFIGS[name]
+    kH = get_cell(cell).k * H
+    per_token = sum(((D if l == 0 else H) + H) * kH for l in range(L)) + H * V
+    return 3 * T * B * per_token
+
+
+def step_flops(name):
+    return 2 * multiply_adds(name)
+
+
+def bptt_bytes(name):
+    """Bytes of activations BPTT must keep for one window (float32, 4 bytes each).
+
+    With N = T·B tokens, every float the backward pass reads from the forward pass, each counted
+    once (a layer's input is the previous layer's output, already counted there):
+
+        embedding output (layer 0's input)     N · D
+        per layer, what the cell caches        N · c · H,  c = 1 RNN  (h_t)
+                                                           c = 5 GRU  (r, z, n: 3H; h W_h[n] + b_hn;
+                                                                       h_t)
+                                                           c = 7 LSTM (i, f, o, g: 4H; c_t;
+                                                                       tanh(c_t); h_t)
+        output layer: the softmax (from the logits, in place of them)   N · V
+
+        bptt_bytes = 4 · N · (D + L·c·H + V)
+
+    The carried-in state (h_0, c_0: B·H each) is cached too, but it exists before the step.
+    Config a: 4 · 2048 · (64 + 2·7·512 + 65) = 59.8 MB = 57.0 MiB.
+    """
+    cell, V, D, H, L, B, T = CONFIGS[name]
+    return 4 * T * B * (D + L * get_cell(cell).kept * H + V)
+
+
+# ------------------------------------------------------------------ the child: our side
 class NumpyStep:
     """One rnnlm training step on random data, state carried."""
 
     def __init__(self, name, seed=0):
+        import numpy as np
+
+        from rnnlm import model
+        from rnnlm.optim import clip_by_norm
+        from rnnlm.optim.sgd import SGD
+        self.model, self.clip = model, clip_by_norm
         cell, V, D, H, L, B, T = CONFIGS[name]
         self.spec = model.ModelSpec(cell, V, D, H, L)
         rng = np.random.default_rng(seed)
@@ -46,9 +112,10 @@ class NumpyStep:
         y = self.tokens[:, self.i + 1:self.i + T + 1]
         self.i = (self.i + T) % (self.tokens.shape[1] - T - 1)
         self.last = (x, y, self.state)
-        _, grads, self.state, _ = model.loss_and_grads(self.params, self.spec, x, y, self.state)
+        _, grads, self.state, _ = self.model.loss_and_grads(self.params, self.spec, x, y,
+                                                            self.state)
         self.grads = grads  # the probe records their norms (here after clipping: same cost)
-        clip_by_norm(grads, 5.0)
+        self.clip(grads, 5.0)
         self.opt.step(self.params, grads, 0.1)
 
     def probe(self):
@@ -58,43 +125,9 @@ class NumpyStep:
         probe_record(self.params, self.spec, x, y, state, 0, self.grads)
 
 
-class TorchStep:
-    """The same step in PyTorch (only when torch is installed; never a dependency)."""
-
-    def __init__(self, name, threads, seed=0):
-        import torch
-        import torch.nn as nn
-        self.torch, self.F = torch, torch.nn.functional
-        torch.set_num_threads(threads)
-        torch.manual_seed(seed)
-        cell, V, D, H, L, B, T = CONFIGS[name]
-        rnn = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn_tanh": nn.RNN, "rnn_relu": nn.RNN}[cell]
-        self.embed, self.rnn, self.head = nn.Embedding(V, D), rnn(D, H, L, batch_first=True), \
-            nn.Linear(H, V)
-        self.p = [*self.embed.parameters(), *self.rnn.parameters(), *self.head.parameters()]
-        self.opt = torch.optim.SGD(self.p, lr=0.1)
-        self.tokens = torch.randint(0, V, (B, 50 * T + 1))
-        z = torch.zeros(L, B, H)
-        self.state = (z, z.clone()) if cell == "lstm" else z
-        self.T, self.V, self.i = T, V, 0
-
-    def __call__(self):
-        torch, T = self.torch, self.T
-        x = self.tokens[:, self.i:self.i + T]
-        y = self.tokens[:, self.i + 1:self.i + T + 1]
-        self.i = (self.i + T) % (self.tokens.shape[1] - T - 1)
-        st = tuple(s.detach() for s in self.state) if isinstance(self.state, tuple) \
-            else self.state.detach()
-        out, self.state = self.rnn(self.embed(x), st)
-        loss = self.F.cross_entropy(self.head(out).reshape(-1, self.V), y.reshape(-1))
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.p, 5.0)
-        self.opt.step()
-
-
 def peak_step_memory(name):
     """Peak bytes numpy allocates during one step (tracemalloc sees numpy's allocations)."""
+    import tracemalloc
     step = NumpyStep(name)
     step()
     tracemalloc.start()
@@ -105,37 +138,155 @@ def peak_step_memory(name):
     return peak
 
 
-def measure(name, seconds=5.0, threads=None, with_torch=False, warmup=2, probe=False):
-    """Time numpy (and torch) steps alternately for about `seconds`; medians and the ratio.
+def matmul_gflops(m, k, n, budget=0.15, min_reps=3):
+    """float32 (m, k) @ (k, n) in GFLOP/s: the median of repeated products after one warm-up."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    out = np.empty((m, n), np.float32)
+    np.matmul(a, b, out=out)
+    times, start = [], time.perf_counter()
+    while len(times) < min_reps or time.perf_counter() - start < budget:
+        t0 = time.perf_counter()
+        np.matmul(a, b, out=out)
+        times.append(time.perf_counter() - t0)
+    return 2 * m * k * n / statistics.median(times) / 1e9
 
-    With `probe`, the gradient-flow probe is timed too, after each numpy step on its window,
-    and `probe_every_10_keeps` is the share of tokens/s that train.probe_every=10 keeps.
-    """
-    _, _, _, _, _, B, T = CONFIGS[name]
-    runners = {"numpy": NumpyStep(name)}
+
+def timed(run, seconds, warmup=2, min_steps=3, also=None):
+    """Median seconds of `run()` (and of `also()` right after each, if given) over `seconds`."""
+    for _ in range(warmup):
+        run()
+    times, extra, start = [], [], time.perf_counter()
+    while len(times) < min_steps or time.perf_counter() - start < seconds:
+        t0 = time.perf_counter()
+        run()
+        t1 = time.perf_counter()
+        times.append(t1 - t0)
+        if also is not None:
+            also()
+            extra.append(time.perf_counter() - t1)
+    return statistics.median(times), len(times), (statistics.median(extra) if extra else None)
+
+
+def child(name, seconds, peak=False, memory=False, probe=False):
+    """Our side of one round, in this process with the threads it was started with."""
+    cell, V, D, H, L, B, T = CONFIGS[name]
+    out = {}
+    if peak:
+        out["square_gflops"] = max(matmul_gflops(s, s, s) for s in SQUARE_SIZES)
+        out["step_matmul_gflops"] = matmul_gflops(B, H, get_cell(cell).k * H)
+    step = NumpyStep(name)
+    out["step_s"], out["steps"], probe_s = timed(step, seconds, also=step.probe if probe else None)
     if probe:
-        runners["probe"] = runners["numpy"].probe
-    if with_torch:
-        runners["torch"] = TorchStep(name, threads or 1)
-    times = {k: [] for k in runners}
-    start = time.perf_counter()
-    while min(len(v) for v in times.values()) < warmup + 3 or time.perf_counter() - start < seconds:
-        for k, step in runners.items():  # alternate, so both see the same machine load
-            t0 = time.perf_counter()
-            step()
-            times[k].append(time.perf_counter() - t0)
-    result = {"config": name, "cell": CONFIGS[name][0], "tokens_per_step": B * T}
+        out["probe_s"] = probe_s
+    if memory:
+        out["peak_bytes"] = peak_step_memory(name)
+    return out
+
+
+# ------------------------------------------------------------------ the parent: alternate, report
+def torch_available():
+    import importlib.util
+    return importlib.util.find_spec("torch") is not None
+
+
+def run_child(module, args, threads):
+    """Run `python -m module args` with `threads` BLAS/OpenMP threads; its one JSON line."""
+    env = dict(os.environ, **{v: str(threads) for v in THREAD_VARS})
+    proc = subprocess.run([sys.executable, "-m", module, *map(str, args)], env=env,
+                          capture_output=True, text=True)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RnnlmError(f"bench child `python -m {module}` failed ({last}); "
+                         "run it by hand to see the whole error")
+    return json.loads(lines[-1])
+
+
+def measure(name, threads, seconds, rounds=3, with_torch=False, probe=False):
+    """One (config, threads) result: ours and PyTorch's children in turn for `rounds` rounds."""
+    per_round = seconds / rounds
+    ours, theirs = [], []
+    for r in range(rounds):
+        sides = ["ours", "torch"] if with_torch else ["ours"]
+        for side in sides if r % 2 == 0 else sides[::-1]:  # swap who goes first each round
+            if side == "ours":
+                args = [name, "--seconds", per_round, "--peak"] + (["--memory"] if r == 0 else [])
+                ours.append(run_child("rnnlm.bench", args + (["--probe"] if probe else []), threads))
+            else:
+                theirs.append(run_child("rnnlm.bench_torch", [name, "--threads", threads,
+                                                              "--seconds", per_round], threads))
+    return summarize(name, threads, ours, theirs, probe)
+
+
+def summarize(name, threads, ours, theirs, probe=False):
+    cell, V, D, H, L, B, T = CONFIGS[name]
+    tokens = B * T
+    tok_s = [tokens / o["step_s"] for o in ours]
+    flops = step_flops(name)
+    step_s = tokens / statistics.median(tok_s)
+    peak = max(o["square_gflops"] for o in ours)
+    r = {"config": name, "cell": cell, "threads": threads,
+         "train_tokens_per_s": statistics.median(tok_s), "step_ms": 1e3 * step_s,
+         "rounds_tokens_per_s": tok_s}
+    if theirs:
+        t_tok = [tokens / t["step_s"] for t in theirs]
+        r.update(torch_tokens_per_s=statistics.median(t_tok), torch_step_ms=1e3 * tokens /
+                 statistics.median(t_tok), torch_rounds_tokens_per_s=t_tok,
+                 torch_gflops=flops / (tokens / statistics.median(t_tok)) / 1e9,
+                 torch_version=theirs[0]["torch"])
+    r["ratio"] = r["train_tokens_per_s"] / r["torch_tokens_per_s"] if theirs else None
+    # max/min over the rounds, the worse side: above NOISY the machine's load moved under us
+    r["spread"] = max(max(v) / min(v) for v in (tok_s, r.get("torch_rounds_tokens_per_s", tok_s)))
+    r.update(gflop_per_step=flops / 1e9, gflops=flops / step_s / 1e9, peak_gflops=peak,
+             step_matmul_gflops=max(o["step_matmul_gflops"] for o in ours))
+    r["peak_share"] = r["gflops"] / peak
+    r["peak_mib"] = ours[0]["peak_bytes"] / 2 ** 20
+    r["bptt_mib"] = bptt_bytes(name) / 2 ** 20
+    r["peak_over_bptt"] = r["peak_mib"] / r["bptt_mib"]
     if probe:
-        probe_s = statistics.median(times.pop("probe")[warmup:])
-        step_s = statistics.median(times["numpy"][warmup:])
-        result["probe_ms"] = 1e3 * probe_s
-        result["probe_every_10_keeps"] = step_s / (step_s + probe_s / 10)
-    for k, ts in times.items():
-        med = statistics.median(ts[warmup:])
-        result[f"{k}_step_ms"] = 1e3 * med
-        result[f"{k}_tokens_per_s"] = B * T / med
-        result[f"{k}_steps"] = len(ts) - warmup
+        probe_s = statistics.median(o["probe_s"] for o in ours)
+        r["probe_ms"] = 1e3 * probe_s
+        r["probe_every_10_keeps"] = step_s / (step_s + probe_s / 10)
+    return r
+
+
+def format_header(with_torch):
+    head = f"{'config':<8} {'cell':<8} {'thr':>3} {'ours tok/s':>10} {'ms/step':>8}"
     if with_torch:
-        result["numpy_over_torch"] = result["numpy_tokens_per_s"] / result["torch_tokens_per_s"]
-    result["numpy_peak_mib"] = peak_step_memory(name) / 2 ** 20
-    return result
+        head += f" {'torch tok/s':>11} {'ours/torch':>10}"
+    return head + (f" {'GFLOP/s':>7} {'peak':>6} {'share':>5}  {'peak MiB':>8} {'BPTT MiB':>8}"
+                   f" {'xBPTT':>5}")
+
+
+def format_row(r):
+    line = (f"{r['config']:<8} {r['cell']:<8} {r['threads']:>3} {r['train_tokens_per_s']:>10.0f}"
+            f" {r['step_ms']:>8.1f}")
+    if r["ratio"] is not None:
+        line += f" {r['torch_tokens_per_s']:>11.0f} {r['ratio']:>10.2f}"
+    line += (f" {r['gflops']:>7.1f} {r['peak_gflops']:>6.1f} {r['peak_share']:>5.0%}"
+             f"  {r['peak_mib']:>8.1f} {r['bptt_mib']:>8.1f} {r['peak_over_bptt']:>5.2f}")
+    if r["spread"] > NOISY:
+        line += f"   noisy: rounds differ {r['spread']:.1f}x"
+    if "probe_ms" in r:
+        line += (f"   probe {r['probe_ms']:.1f} ms: probe_every=10 keeps "
+                 f"{r['probe_every_10_keeps']:.2f} of tok/s")
+    return line
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m rnnlm.bench",
+                                description="One round of our side of `rnnlm bench` (a child).")
+    p.add_argument("config", choices=sorted(CONFIGS))
+    p.add_argument("--seconds", type=float, default=1.0)
+    p.add_argument("--peak", action="store_true", help="Also time float32 matrix products.")
+    p.add_argument("--memory", action="store_true", help="Also trace one step's peak memory.")
+    p.add_argument("--probe", action="store_true", help="Also time the gradient-flow probe.")
+    a = p.parse_args(argv)
+    print(json.dumps(child(a.config, a.seconds, a.peak, a.memory, a.probe)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

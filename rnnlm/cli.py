@@ -218,39 +218,39 @@ def gradcheck(config: Annotated[Optional[Path], typer.Argument(help="YAML config
 @app.command()
 @user_errors
 def bench(configs: Annotated[str, typer.Option(help="Comma-separated: a, b, c, d-gru, d-rnn, default.")] = "a,b,d-gru,d-rnn",
-          seconds: Annotated[float, typer.Option(min=0.0, help="Timing per config.")] = 5.0,
-          threads: Annotated[int, typer.Option(min=0, help="BLAS threads (0 = default).")] = 0,
-          torch: Annotated[bool, typer.Option("--torch", help="Time PyTorch alongside, if installed.")] = False,
+          threads: Annotated[str, typer.Option(help="Comma-separated BLAS thread counts, e.g. 1,2; each is measured.")] = "1,2",
+          seconds: Annotated[float, typer.Option(min=0.0, help="Timing per config, thread count and side, split over the rounds.")] = 5.0,
+          rounds: Annotated[int, typer.Option(min=1, help="Rounds per config and thread count (ours and PyTorch's alternate).")] = 3,
+          torch: Annotated[bool, typer.Option("--torch", help="Time PyTorch too, in its own process, if installed.")] = False,
           probe: Annotated[bool, typer.Option("--probe", help="Also time the gradient-flow probe.")] = False,
           json_: JsonOpt = False):
-    """Tokens per second and peak memory of one training step (float32), side by side with PyTorch."""
-    _set_threads(threads)
-    from .bench import CONFIGS, measure
+    """Tokens/s, GFLOP/s as a share of the matrix-product peak, and peak memory of one training
+    step (float32), each (config, threads) in child processes; beside PyTorch with --torch."""
+    from .bench import CONFIGS, format_header, format_row, measure, torch_available
     names = [c.strip() for c in configs.split(",") if c.strip()]
     unknown = [c for c in names if c not in CONFIGS]
-    if unknown:
-        raise RnnlmError(f"unknown bench config {unknown[0]!r}: choose from {', '.join(CONFIGS)}")
-    if torch:
-        try:
-            import torch as _  # noqa: F401
-        except ImportError:
-            raise RnnlmError("--torch needs PyTorch: pip install torch (CPU build)") from None
+    if unknown or not names:
+        what = f"unknown bench config {unknown[0]!r}" if unknown else "--configs names no config"
+        raise RnnlmError(f"{what}: choose from {', '.join(CONFIGS)}")
+    try:
+        counts = [int(t) for t in threads.split(",") if t.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise RnnlmError(f"--threads {threads!r} is not a list of thread counts: pass e.g. --threads 1,2")
+    if torch and not torch_available():
+        raise RnnlmError(f"--torch needs PyTorch, which {sys.executable} cannot import: "
+                         "pip install torch==2.13.0 (the CPU build)")
+    if not json_:
+        typer.echo(format_header(torch))
     results = []
     for name in names:
-        r = measure(name, seconds, threads or None, torch, probe=probe)
-        results.append(r)
-        if not json_:
-            line = (f"{name:<8} {r['cell']:<9} numpy {r['numpy_tokens_per_s']:9.0f} tok/s "
-                    f"({r['numpy_step_ms']:7.1f} ms/step, peak {r['numpy_peak_mib']:6.1f} MiB)")
-            if torch:
-                line += (f"   torch {r['torch_tokens_per_s']:9.0f} tok/s   numpy/torch "
-                         f"{r['numpy_over_torch']:.2f}")
-            if probe:
-                line += (f"   probe {r['probe_ms']:.1f} ms: probe_every=10 keeps "
-                         f"{r['probe_every_10_keeps']:.2f} of tok/s")
-            typer.echo(line)
+        for n in counts:
+            results.append(measure(name, n, seconds, rounds, torch, probe))
+            if not json_:
+                typer.echo(format_row(results[-1]))
     if json_:
-        _print_json({"threads": threads, "results": results})
+        _print_json({"seconds": seconds, "rounds": rounds, "results": results})
 
 
 def main():

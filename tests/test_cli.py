@@ -119,12 +119,3 @@ def test_bad_input(trained, tmp_path):
                         f"data.corpus={tmp_path / 'missing.txt'}"), "missing.txt")
     for cmd in ("sample", "eval", "inspect"):
         _one_line_error(run(cmd, tmp_path / "no-such-run"), "does not exist")
-
-
-def test_bench_json():
-    r = run("bench", "--configs", "d-rnn", "--seconds", 0, "--probe", "--json")
-    assert r.exit_code == 0, r.output
-    res = json.loads(r.stdout)["results"][0]
-    assert res["config"] == "d-rnn" and res["numpy_tokens_per_s"] > 0
-    assert 0 < res["probe_every_10_keeps"] < 1 and res["numpy_peak_mib"] > 0
-    _one_line_error(run("bench", "--configs", "zz"), "unknown bench config")

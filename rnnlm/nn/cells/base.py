@@ -21,6 +21,7 @@ class Cell:
     forget_gate: str = ""  # the gate whose bias starts at model.forget_bias
     relu: bool = False  # units can die (ReLU): diagnostics report the dead share
     activations: Callable = None  # cache -> (T, B, kH) gate activations (for saturation), or Hs
+    kept: int = 1  # floats per token, in units of H, the forward cache keeps beside its input X
 
     @property
     def k(self):

@@ -80,4 +80,4 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix=""):
 
 
 GRU = Cell(name="gru", gates="rzn", state=("h",), forward=forward, backward=backward,
-           tanh_gates="n", extra_params={"b_hn": 1}, activations=lambda cache: cache.G)
+           tanh_gates="n", extra_params={"b_hn": 1}, activations=lambda cache: cache.G, kept=5)

@@ -78,4 +78,4 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix=""):
 
 
 LSTM = Cell(name="lstm", gates="ifog", state=("h", "c"), forward=forward, backward=backward,
-            tanh_gates="g", forget_gate="f", activations=lambda cache: cache.G)
+            tanh_gates="g", forget_gate="f", activations=lambda cache: cache.G, kept=7)
