@@ -3,6 +3,11 @@
 The prompt primes the state (one window, all its tokens at once); then each new token is drawn
 from the softmax of the last logits and fed back one step at a time. Sampling can never drift from
 training because it calls model.forward, the very function training differentiates.
+
+Several samples are generated together as one batch (one forward per step for all N rows). Row i
+draws from its own generator, seeded ``seed + i``, with the same arithmetic as a single sample, so
+row i of ``--num-samples N --seed S`` is the text a single sample with ``--seed S+i`` gives (in
+float64 exactly; in float32 a batch's matrix products may round differently from one row's).
 """
 
 import numpy as np
@@ -11,45 +16,92 @@ from rnnlm.model import forward, zero_state
 from rnnlm.nn.heads import log_softmax
 
 
-def next_token_distribution(logits, temperature=1.0, top_k=0, top_p=1.0):
-    """Probabilities (V,) from one row of logits: temperature, then top-k, then nucleus (top-p).
-
-    temperature 0 means greedy: all mass on the arg-max.
-    """
+def distributions(logits, temperature=1.0, top_k=0, top_p=1.0):
+    """Probabilities (N, V) from logits (N, V), row by row: temperature, then top-k, then
+    nucleus (top-p: the smallest set of likeliest tokens whose mass reaches p; the likeliest token
+    always stays, so top_p 0 is greedy). temperature 0 means greedy: all mass on the arg-max."""
     logits = np.asarray(logits, np.float64)
+    N, V = logits.shape
+    rows = np.arange(N)
     if temperature <= 0:
         p = np.zeros_like(logits)
-        p[np.argmax(logits)] = 1.0
+        p[rows, np.argmax(logits, axis=-1)] = 1.0
         return p
-    p = np.exp(log_softmax(logits / temperature))
-    if 0 < top_k < p.size:
-        cutoff = np.partition(p, -top_k)[-top_k]
+    p = np.exp(log_softmax(logits / temperature))  # (N, V)
+    if 0 < top_k < V:
+        cutoff = np.partition(p, -top_k, axis=-1)[:, -top_k:-top_k + 1 or None]  # (N, 1)
         p = np.where(p >= cutoff, p, 0.0)
     if top_p < 1.0:
-        order = np.argsort(-p, kind="stable")
-        keep_sorted = np.cumsum(p[order]) - p[order] < top_p * p.sum()  # smallest set reaching top_p
+        order = np.argsort(-p, axis=-1, kind="stable")  # (N, V) likeliest first
+        sorted_p = np.take_along_axis(p, order, axis=-1)
+        keep_sorted = np.cumsum(sorted_p, axis=-1) - sorted_p < top_p * p.sum(axis=-1, keepdims=True)
+        keep_sorted[:, 0] = True
         keep = np.zeros_like(p, dtype=bool)
-        keep[order[keep_sorted]] = True
+        np.put_along_axis(keep, order, keep_sorted, axis=-1)
         p = np.where(keep, p, 0.0)
-    return p / p.sum()
+    return p / p.sum(axis=-1, keepdims=True)
+
+
+def next_token_distribution(logits, temperature=1.0, top_k=0, top_p=1.0):
+    """Probabilities (V,) from one row of logits (see distributions)."""
+    return distributions(np.asarray(logits)[None, :], temperature, top_k, top_p)[0]
+
+
+def draw(p, rngs):
+    """One token per row of p (N, V), row i drawn with rngs[i]: inverse CDF of one uniform, the
+    same arithmetic as Generator.choice(V, p=row) (tested), so a row is reproducible alone."""
+    cdf = np.cumsum(p, axis=-1)
+    cdf /= cdf[:, -1:]
+    u = np.array([rng.random() for rng in rngs])  # (N,)
+    return np.array([np.searchsorted(c, x, side="right") for c, x in zip(cdf, u)])
+
+
+def prime(params, spec, prompt_ids, rows=1, start_id=0):
+    """Run the prompt through a zero state: (logits of its last position (rows, V), state).
+
+    An empty prompt starts from `start_id` (which is not part of the output)."""
+    prompt = np.asarray(prompt_ids, np.int64).reshape(-1)
+    if prompt.size == 0:
+        prompt = np.array([start_id])
+    dtype = params["head.W"].dtype
+    x = np.repeat(prompt[None, :], rows, axis=0)  # (rows, P)
+    logits, state, _ = forward(params, spec, x, zero_state(spec, rows, dtype))  # (P, rows, V)
+    return logits[-1], state
+
+
+def generate_rows(params, spec, prompt_ids, length, rngs, temperature=1.0, top_k=0, top_p=1.0,
+                  start_id=0):
+    """Yield `length` steps of new token ids, an array (N,) a step for N = len(rngs) rows.
+
+    Every row starts from the same prompt; one forward per step serves all rows."""
+    last, state = prime(params, spec, prompt_ids, len(rngs), start_id)
+    for _ in range(length):
+        tokens = draw(distributions(last, temperature, top_k, top_p), rngs)
+        yield tokens
+        logits, state, _ = forward(params, spec, tokens[:, None], state)  # (1, N, V)
+        last = logits[-1]
 
 
 def generate(params, spec, prompt_ids, length, rng, temperature=1.0, top_k=0, top_p=1.0,
              start_id=0):
-    """Yield `length` new token ids, one at a time (so callers can stream them).
+    """Yield `length` new token ids of one sample, one at a time (so callers can stream them).
 
-    prompt_ids (P,): primes the state; empty means start from `start_id` (not yielded).
-    """
-    dtype = params["head.W"].dtype
-    state = zero_state(spec, 1, dtype)
+    prompt_ids (P,): primes the state; empty means start from `start_id` (not yielded)."""
+    for tokens in generate_rows(params, spec, prompt_ids, length, [rng], temperature, top_k,
+                                top_p, start_id):
+        yield int(tokens[0])
+
+
+def token_logprobs(params, spec, prompt_ids, tokens, start_id=0):
+    """log p(token_i | prompt, tokens before it) under the model itself (temperature 1, nothing
+    cut), for each of `tokens`: an array (n,). One forward over prompt + tokens."""
     prompt = np.asarray(prompt_ids, np.int64).reshape(-1)
     if prompt.size == 0:
         prompt = np.array([start_id])
-    logits, state, _ = forward(params, spec, prompt[None, :], state)  # (P, 1, V)
-    last = logits[-1, 0]
-    for _ in range(length):
-        p = next_token_distribution(last, temperature, top_k, top_p)
-        token = int(rng.choice(p.size, p=p))
-        yield token
-        logits, state, _ = forward(params, spec, np.array([[token]]), state)
-        last = logits[-1, 0]
+    tokens = np.asarray(tokens, np.int64).reshape(-1)
+    if tokens.size == 0:
+        return np.zeros(0)
+    seq = np.concatenate([prompt, tokens])[None, :-1]  # (1, P + n - 1): inputs
+    logits, _, _ = forward(params, spec, seq, zero_state(spec, 1, params["head.W"].dtype))
+    logp = log_softmax(np.asarray(logits[prompt.size - 1:, 0], np.float64))  # (n, V)
+    return logp[np.arange(tokens.size), tokens]
