@@ -2,7 +2,7 @@
 
 The math (rnnlm.nn, rnnlm.model, rnnlm.optim) never imports numpy for arrays it computes on: it
 asks ``array_module(x)`` for the module of the arrays it was given, so the same code runs on numpy
-arrays and, once a GPU backend is added (``train.backend``), on that library's arrays. Data, files
+arrays and, with ``train.backend: cupy``, on CuPy's arrays on an NVIDIA GPU. Data, files
 and reports stay on the host: ``to_host`` brings an array back, ``to_device`` sends one over.
 
 Rules that keep a device busy: no Python float() of an array inside a time loop (the per-step
@@ -13,14 +13,34 @@ import sys
 
 import numpy
 
-BACKENDS = ("numpy",)
+BACKENDS = ("numpy", "cupy")
 
 
 def get(name="numpy"):
-    """The array module named `name` (only numpy so far)."""
+    """The array module named `name` (train.backend): numpy, or cupy on an NVIDIA GPU."""
     if name == "numpy":
         return numpy
+    if name == "cupy":
+        return _cupy()
     raise ValueError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
+
+
+def _cupy():
+    from rnnlm.errors import ConfigError
+    try:
+        import cupy
+        import cupyx  # noqa: F401  (scatter_add lives there)
+    except ImportError:
+        raise ConfigError("train.backend=cupy needs CuPy, which is not installed: "
+                          "pip install -e '.[gpu]' in the rnnlm checkout (CUDA 12), or set "
+                          "train.backend=numpy") from None
+    try:
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            raise RuntimeError("no device")
+    except Exception as e:  # CUDARuntimeError without a driver, RuntimeError without a device
+        raise ConfigError(f"train.backend=cupy: CuPy finds no usable NVIDIA GPU ({e}); "
+                          "set train.backend=numpy") from None
+    return cupy
 
 
 def array_module(*arrays):

@@ -89,11 +89,14 @@ def train(config: Annotated[Path, typer.Argument(help="YAML config file.")],
     """Train a model as CONFIG says; metrics, checkpoints and the resolved config go to --out."""
     from .config import load_config
     from .train import train as run_training
+    from .train.distributed import is_root
     cfg = load_config(config, set_ or ())
     _set_threads(cfg.train.threads)
     if resume and overwrite:
         raise RnnlmError("--resume and --overwrite contradict each other: pass one of them")
     summary = run_training(cfg, out, resume=resume, progress=progress, overwrite=overwrite)
+    if not is_root():  # under mpiexec: rank 0 alone reports and samples
+        return
     if json_:
         _print_json(summary)
         return

@@ -63,6 +63,8 @@ class TrainConfig:
                            ge=0)
     dtype: str = _key("float32", "floating-point type of parameters and activations",
                       choices=("float32", "float64"))
+    backend: str = _key("numpy", "array library the math runs on: numpy (the CPU) or cupy (an NVIDIA GPU; "
+                         "needs pip install -e '.[gpu]')", choices=("numpy", "cupy"))
     threads: int = _key(0, "BLAS threads (0 = leave the BLAS default)", ge=0)
     sample_length: int = _key(300, "characters/tokens sampled at the end of training (0 = none)", ge=0)
     probe_every: int = _key(0, "run the last-position gradient probe every this many steps (0 = off)", ge=0)

@@ -10,7 +10,7 @@ the embedding; every piece adds its gradients into one grads dict.
 
 from typing import NamedTuple
 
-from rnnlm.backend import array_module, to_host
+from rnnlm.backend import array_module, to_device, to_host
 from rnnlm.nn.cells import get_cell
 from rnnlm.nn.heads import cross_entropy, softmax_cross_entropy
 from rnnlm.nn.layers import (dropout_backward, dropout_forward, embedding_backward,
@@ -32,9 +32,13 @@ def forward(params, spec, x, state, rng=None, train=False):
     """x (B, T) int token ids, state from the previous window.
 
     Returns logits (T, B, V), the state after the last step, and the cache for backward.
-    Time-major inside: each step of the recurrence is one contiguous (B, ·) block.
+    Time-major inside: each step of the recurrence is one contiguous (B, ·) block. x and state
+    may come from the host: they go to the parameters' device here, one window at a time.
     """
     cell = get_cell(spec.cell)
+    xp = array_module(params["embed.W"])
+    x = to_device(x, xp)
+    state = tuple(tuple(to_device(s, xp) for s in layer) for layer in state)
     emb, emb_cache = embedding_forward(params["embed.W"], x.T)  # (T, B, D)
     h, drop = dropout_forward(emb, spec.dropout, rng, train)
     layer_caches, drops, new_state = [], [drop], []
@@ -88,6 +92,7 @@ def loss_and_grads(params, spec, x, y, state, rng=None, train=True):
     """
     logits, new_state, cache = forward(params, spec, x, state, rng, train)
     T, B, V = logits.shape
+    y = to_device(y, array_module(logits))
     loss, dlogits = softmax_cross_entropy(logits.reshape(T * B, V), y.T.reshape(T * B))
     grads, norms, _ = backward(params, spec, dlogits.reshape(T, B, V), cache)
     return loss, grads, new_state, norms
@@ -97,4 +102,5 @@ def evaluate_loss(params, spec, x, y, state):
     """Mean loss of one window without gradients; returns (loss, new_state)."""
     logits, new_state, _ = forward(params, spec, x, state)
     T, B, V = logits.shape
+    y = to_device(y, array_module(logits))
     return cross_entropy(logits.reshape(T * B, V), y.T.reshape(T * B)), new_state

@@ -4,10 +4,10 @@ train.on_nonfinite: skip the step, roll back to the newest checkpoint with a low
 or stop. More than MAX_BAD_STREAK in a row ends the run whatever the policy.
 """
 
-from rnnlm.console import say, warn
 from rnnlm.errors import RnnlmError
-from rnnlm.run.checkpoints import find_checkpoint, restore
+from rnnlm.run.checkpoints import find_checkpoint
 
+from .setup import restore_run
 from .validate import save
 
 MAX_BAD_STREAK = 20  # non-finite steps in a row before giving up
@@ -22,7 +22,7 @@ def on_nonfinite(run, out, writer):
     failed = ts.step + 1
     record = {"kind": "event", "event": "nonfinite", "step": failed, "policy": policy,
               "loss": out.loss, "grad_norm": out.grad_norm, "lr": out.lr}
-    warn(f"step {failed}: non-finite loss or gradient (loss {out.loss}, norm {out.grad_norm}); "
+    run.comm.warn(f"step {failed}: non-finite loss or gradient (loss {out.loss}, norm {out.grad_norm}); "
          f"train.on_nonfinite={policy}")
     if policy == "stop":
         writer.write(record)
@@ -40,11 +40,11 @@ def on_nonfinite(run, out, writer):
                              "back to: lower optim.lr or set optim.clip_norm")
         scale = ts.lr_scale * run.cfg.train.rollback_lr_factor
         nonfinite, streak = ts.nonfinite, ts.bad_streak
-        restore(run.params, run.opt, ts, *found[1:], found[0])
+        restore_run(run, *found)  # every rank: the loss and norm were the same on all
         ts.lr_scale, ts.nonfinite, ts.bad_streak = scale, nonfinite, streak
         writer.truncate(ts.step)  # the steps after the checkpoint are trained again
         record.update(step=ts.step, failed_step=failed, rolled_back_to=ts.step, lr_scale=scale)
-        say(f"rnnlm: rolled back to step {ts.step} ({found[0].name}); learning rate now "
+        run.comm.say(f"rnnlm: rolled back to step {ts.step} ({found[0].name}); learning rate now "
             f"x{scale:g}")
         writer.write(record)
         save(run)  # the lower lr survives a kill

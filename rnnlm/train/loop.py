@@ -9,6 +9,9 @@
         every eval_every: validation loss, checkpoints last (and best when it improved)
         on SIGINT/SIGTERM: finish the step, checkpoint, exit 130/143
 
+Under MPI (distributed.py) every rank runs this same loop on its rows of the batch: the step adds
+up the ranks' gradients in one Allreduce, and run.comm's hooks leave the writing to rank 0.
+
 The pieces: setup.py (a fresh run or a resumed one), step.py (one step -> StepResult), guard.py
 (non-finite steps), validate.py (evaluate and checkpoint), state.py (what a checkpoint carries).
 Metrics records of a step are written before that step's checkpoint, so on resume dropping the
@@ -18,6 +21,7 @@ records after the checkpoint's step leaves exactly one record per step.
 import math
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from tqdm import tqdm
@@ -25,8 +29,9 @@ from tqdm import tqdm
 from rnnlm.run.lock import RunLock
 from rnnlm.run.metrics import MetricsWriter
 from rnnlm.run.paths import RunPaths, ensure_dir
-from rnnlm.run.signals import GracefulStop, Stopped
+from rnnlm.run.signals import NAMES, GracefulStop, Stopped
 
+from .distributed import NullWriter, world
 from .guard import on_nonfinite
 from .setup import setup
 from .state import Interval
@@ -36,15 +41,15 @@ from .validate import evaluate_and_checkpoint, save
 
 def run_loop(run, stop=None, progress=True):
     """Train to max_steps. `stop`: a GracefulStop whose flag ends the run after a checkpoint."""
-    ts, t = run.ts, run.cfg.train
-    writer = MetricsWriter(run.paths.metrics)
+    ts, t, comm = run.ts, run.cfg.train, run.comm
+    writer = MetricsWriter(run.paths.metrics) if comm.is_root else NullWriter()
     bar = tqdm(total=t.max_steps, initial=ts.step, unit="step", file=sys.stderr,
-               disable=not progress, dynamic_ncols=True)
+               disable=not (progress and comm.is_root), dynamic_ncols=True)
     interval = Interval(ts)
     last_valid = None
     try:
         while ts.step < t.max_steps:
-            out = train_step(run)
+            out = train_step(run, stop.requested if stop is not None else None)
             saved = False
             if out.nonfinite:
                 saved = on_nonfinite(run, out, writer)
@@ -55,18 +60,20 @@ def run_loop(run, stop=None, progress=True):
                 bar.update(1)
                 if ts.step % t.log_every == 0 or ts.step == t.max_steps:
                     record = interval.record(out)
+                    record["world_size"] = comm.size
                     writer.write(record)
                     bar.set_postfix(loss=f"{record['loss']:.3f}",
                                     tok_s=f"{record['tokens_per_s']:.0f}", refresh=False)
                 if (t.eval_every and ts.step % t.eval_every == 0) or ts.step == t.max_steps:
                     last_valid, saved = evaluate_and_checkpoint(run, writer), True
                     interval.start = time.perf_counter()  # evaluation time is not training speed
-            if stop is not None and stop.requested and ts.step < t.max_steps:
+            signum = comm.stop_signal(stop, out)  # under MPI: the one every rank saw
+            if signum and ts.step < t.max_steps:
                 if not saved:
                     save(run)
-                raise Stopped(f"stopped by {stop.name} after step {ts.step}; checkpoint "
-                              f"written to {run.paths.last}: continue with --resume",
-                              stop.requested)
+                raise Stopped(f"stopped by {NAMES.get(signum, signum)} after step {ts.step}; "
+                              f"checkpoint written to {run.paths.last}: continue with --resume",
+                              signum)
     finally:
         bar.close()
         writer.close()
@@ -82,11 +89,13 @@ def train(cfg, out_dir, resume=False, progress=True, overwrite=False):
     Holds the run directory's lock throughout; SIGINT/SIGTERM stop it after a checkpoint."""
     paths = RunPaths(Path(out_dir))
     ensure_dir(paths.root)
+    comm = world()  # under mpiexec: this rank; an exception on any rank ends the whole job
     stop = GracefulStop()
-    try:
-        with RunLock(paths.lock):
-            run = setup(cfg, paths.root, resume, overwrite)
-            with stop:
-                return run_loop(run, stop, progress)
-    finally:
-        stop.release_held()  # the lock is gone: a Ctrl-C held back during cleanup lands now
+    with comm.failing_ends_job():
+        try:
+            with RunLock(paths.lock) if comm.is_root else nullcontext():
+                run = comm.together(lambda: setup(cfg, paths.root, resume, overwrite))
+                with stop:
+                    return run_loop(run, stop, progress)
+        finally:
+            stop.release_held()  # the lock is gone: a Ctrl-C held back during cleanup lands now

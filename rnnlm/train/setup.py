@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnlm import backend
 from rnnlm.config import build, save_config
 from rnnlm.console import say
 from rnnlm.data.batching import batchify, check_trainable
@@ -17,6 +18,7 @@ from rnnlm.run.checkpoints import check_compatible, find_checkpoint, restore
 from rnnlm.run.metrics import truncate_metrics
 from rnnlm.run.paths import RunPaths, ensure_dir
 
+from .distributed import world
 from .state import fresh_state
 
 
@@ -28,19 +30,25 @@ class Run:
     paths: RunPaths
     tokenizer: object
     spec: object  # ModelSpec
-    streams: np.ndarray  # (B, N) training streams
+    streams: np.ndarray  # (B, N) training streams (this rank's B/K of them under MPI)
     valid: np.ndarray | None  # (B_valid, N_valid) validation streams, None when too short
     params: dict
     opt: object
     schedule: object  # step -> lr
     ts: object  # TrainState
     dtype: np.dtype
+    comm: object  # distributed.Single, or distributed.Mpi under mpiexec: the ranks' hooks
+    xp: object  # the array module (train.backend); the data stays numpy on the host
 
 
 def setup(cfg, out_dir, resume=False, overwrite=False) -> Run:
     paths = RunPaths(Path(out_dir))
+    comm, xp = world(), backend.get(cfg.train.backend)
     dtype = build.dtype(cfg)
-    saved = _resume_point(cfg, paths) if resume else _check_fresh(paths, overwrite)
+    if resume:
+        saved = _resume_point(cfg, paths)
+    else:
+        saved = _check_fresh(paths, overwrite) if comm.is_root else None
     tokenizer = tokenizer_from_dict(saved[2]["tokenizer"]) if saved else None
     try:
         corpus = load_corpus(cfg.data, tokenizer)
@@ -52,27 +60,48 @@ def setup(cfg, out_dir, resume=False, overwrite=False) -> Run:
                         "): resume on the run's own corpus, or start a new run") from None
     t = cfg.train
     check_trainable(len(corpus.train), t.batch_size, t.bptt)
+    streams = comm.shard(batchify(corpus.train, t.batch_size))  # (B/K, N): this rank's rows
     spec = build.model_spec(cfg, corpus.tokenizer.vocab_size)
     n_valid = len(corpus.valid)
     valid = batchify(corpus.valid, max(1, min(t.batch_size, (n_valid - 1) // 2))) \
-        if n_valid >= 3 else None
+        if n_valid >= 3 and comm.is_root else None  # the root alone evaluates
     rng = np.random.default_rng(t.seed)
     params = init_params(spec, rng, dtype, build.init_spec(cfg))
-    run = Run(cfg, paths, corpus.tokenizer, spec, batchify(corpus.train, t.batch_size), valid,
-              params, build.optimizer(cfg, params), build.schedule(cfg),
-              fresh_state(spec, t.batch_size, dtype, rng), dtype)
-    ensure_dir(paths.checkpoints)
+    params = {k: backend.to_device(p, xp) for k, p in params.items()}  # before the optimizer's state
+    ts = fresh_state(spec, streams.shape[0], dtype, rng)
+    ts.state = _to_device(ts.state, xp)
+    run = Run(cfg, paths, corpus.tokenizer, spec, streams, valid, params,
+              build.optimizer(cfg, params), build.schedule(cfg), ts, dtype, comm, xp)
     if saved:
-        restore(run.params, run.opt, run.ts, saved[1], saved[2], saved[0])
-        dropped = truncate_metrics(paths.metrics, run.ts.step)
-        say(f"resuming from {saved[0]} at step {run.ts.step}"
-            + (f"; dropped {dropped} metrics record(s) written after it" if dropped else ""))
-    try:
-        save_config(cfg, paths.config)
-    except OSError as e:
-        raise RnnlmError(f"cannot write {paths.config}: {e.strerror or e}; free disk "
-                         "space or fix the run directory's permissions") from None
+        restore_run(run, *saved)
+        if saved[2].get("world_size", 1) != comm.size:
+            comm.say(f"rnnlm: note: the run was trained on {saved[2].get('world_size', 1)} "
+                     f"process(es) and continues on {comm.size}: the same math, though not bit "
+                     "for bit (the gradient sums are added in another order)")
+    if comm.is_root:
+        ensure_dir(paths.checkpoints)
+        if saved:
+            dropped = truncate_metrics(paths.metrics, run.ts.step)
+            say(f"resuming from {saved[0]} at step {run.ts.step}"
+                + (f"; dropped {dropped} metrics record(s) written after it" if dropped else ""))
+        try:
+            save_config(cfg, paths.config)
+        except OSError as e:
+            raise RnnlmError(f"cannot write {paths.config}: {e.strerror or e}; free disk "
+                             "space or fix the run directory's permissions") from None
     return run
+
+
+def restore_run(run, path, arrays, meta):
+    """Load a checkpoint into the run, in place: parameters, optimizer, counters, and this rank's
+    rows of the hidden state, on the run's array module."""
+    arrays = {k: backend.to_device(a, run.xp) for k, a in run.comm.local_rows(arrays).items()}
+    restore(run.params, run.opt, run.ts, arrays, meta, path)
+    run.ts.state = _to_device(run.ts.state, run.xp)
+
+
+def _to_device(state, xp):
+    return tuple(tuple(backend.to_device(s, xp) for s in layer) for layer in state)
 
 
 def _resume_point(cfg, paths):

@@ -1,5 +1,6 @@
 """Evaluate on the validation split and checkpoint: last and step-N always, best when it improved."""
 
+import dataclasses
 import math
 
 from rnnlm.console import say
@@ -8,8 +9,18 @@ from rnnlm.run.checkpoints import save_training, training_checkpoint
 
 
 def save(run, best=False):
-    """Checkpoint the whole training state (last, step-N, and best when asked)."""
-    arrays, meta = training_checkpoint(run.params, run.opt, run.ts, run.cfg, run.tokenizer)
+    """Checkpoint the whole training state (last, step-N, and best when asked).
+
+    Under MPI every rank takes part (the hidden state of all B streams is gathered on the root,
+    as one process holds it) and the root writes."""
+    flat = run.comm.gather_rows([s for layer in run.ts.state for s in layer])
+    if flat is None:
+        return
+    flat = iter(flat)
+    state = tuple(tuple(next(flat) for _ in layer) for layer in run.ts.state)
+    ts = dataclasses.replace(run.ts, state=state)
+    arrays, meta = training_checkpoint(run.params, run.opt, ts, run.cfg, run.tokenizer)
+    meta["world_size"] = run.comm.size
     save_training(run.paths, arrays, meta, run.cfg.train.keep_checkpoints, best)
 
 
@@ -26,11 +37,14 @@ def evaluate_and_checkpoint(run, writer):
     The eval record goes to metrics.jsonl before the checkpoint: a kill between the two leaves a
     record after the newest checkpoint, which a resume drops and writes again."""
     ts = run.ts
+    if not run.comm.is_root:  # the root evaluates the whole split and writes; the rest help save
+        save(run)
+        return None
     valid = validation_loss(run)
     improved = valid is not None and math.isfinite(valid) and valid < ts.best_valid
     if improved:
         ts.best_valid = valid
-    record = {"kind": "eval", "step": ts.step, "tokens": ts.tokens}
+    record = {"kind": "eval", "step": ts.step, "tokens": ts.tokens, "world_size": run.comm.size}
     if valid is not None:
         s = summary(valid)
         record.update(valid_loss=valid, valid_bits_per_token=s["bits_per_token"],
