@@ -14,7 +14,7 @@ from rnnlm.nn.heads import log_softmax
 def next_token_distribution(logits, temperature=1.0, top_k=0, top_p=1.0):
     """Probabilities (V,) from one row of logits: temperature, then top-k, then nucleus (top-p).
 
-    temperature 0 means greedy: all mass on the arg-max.
+    temperature 0 means greedy: all mass on the arg-max; top_p 0 keeps only the likeliest token.
     """
     logits = np.asarray(logits, np.float64)
     if temperature <= 0:
@@ -28,6 +28,7 @@ def next_token_distribution(logits, temperature=1.0, top_k=0, top_p=1.0):
     if top_p < 1.0:
         order = np.argsort(-p, kind="stable")
         keep_sorted = np.cumsum(p[order]) - p[order] < top_p * p.sum()  # smallest set reaching top_p
+        keep_sorted[0] = True  # the likeliest token always stays: top_p 0 is greedy, never empty
         keep = np.zeros_like(p, dtype=bool)
         keep[order[keep_sorted]] = True
         p = np.where(keep, p, 0.0)

@@ -23,7 +23,6 @@ from pathlib import Path
 from tqdm import tqdm
 
 from rnnlm.run.lock import RunLock
-from rnnlm.run.metrics import MetricsWriter
 from rnnlm.run.paths import RunPaths, ensure_dir
 from rnnlm.run.signals import GracefulStop, Stopped
 
@@ -31,13 +30,15 @@ from .guard import on_nonfinite
 from .setup import setup
 from .state import Interval
 from .step import train_step
+from .tensorboard import check_extra, open_writer
 from .validate import evaluate_and_checkpoint, save
 
 
 def run_loop(run, stop=None, progress=True):
     """Train to max_steps. `stop`: a GracefulStop whose flag ends the run after a checkpoint."""
     ts, t = run.ts, run.cfg.train
-    writer = MetricsWriter(run.paths.metrics)
+    first_step = ts.step
+    writer = open_writer(run)  # metrics.jsonl, and TensorBoard when train.tensorboard
     bar = tqdm(total=t.max_steps, initial=ts.step, unit="step", file=sys.stderr,
                disable=not progress, dynamic_ncols=True)
     interval = Interval(ts)
@@ -70,7 +71,7 @@ def run_loop(run, stop=None, progress=True):
     finally:
         bar.close()
         writer.close()
-    return {"steps": ts.step, "tokens": ts.tokens, "valid_loss": last_valid,
+    return {"steps": ts.step, "first_step": first_step, "tokens": ts.tokens, "valid_loss": last_valid,
             "best_valid_loss": ts.best_valid if math.isfinite(ts.best_valid) else None,
             "clip_rate": ts.clip_count / max(ts.step, 1), "nonfinite_events": ts.nonfinite,
             "run_dir": str(run.paths.root)}
@@ -80,7 +81,10 @@ def train(cfg, out_dir, resume=False, progress=True, overwrite=False):
     """Train a model as the config says, in out_dir; returns a summary dict.
 
     Holds the run directory's lock throughout; SIGINT/SIGTERM stop it after a checkpoint."""
+    if cfg.train.tensorboard:
+        check_extra()  # a missing extra is one line, before anything is created
     paths = RunPaths(Path(out_dir))
+    created = _missing_dirs(paths.root)
     ensure_dir(paths.root)
     stop = GracefulStop()
     try:
@@ -88,5 +92,27 @@ def train(cfg, out_dir, resume=False, progress=True, overwrite=False):
             run = setup(cfg, paths.root, resume, overwrite)
             with stop:
                 return run_loop(run, stop, progress)
+    except BaseException:
+        _remove_if_empty([paths.checkpoints, *created])  # a failed start leaves no empty run dir
+        raise
     finally:
         stop.release_held()  # the lock is gone: a Ctrl-C held back during cleanup lands now
+
+
+def _missing_dirs(path):
+    """The directories that creating `path` would create, deepest first."""
+    missing = []
+    for p in [path, *path.parents]:
+        if p.exists():
+            break
+        missing.append(p)
+    return missing
+
+
+def _remove_if_empty(dirs):
+    """rmdir each directory that is empty (in order); one holding anything stays untouched."""
+    for d in dirs:
+        try:
+            d.rmdir()
+        except OSError:
+            pass

@@ -12,6 +12,7 @@ from rnnlm.data.batching import batchify, check_trainable
 from rnnlm.data.corpus import load_corpus
 from rnnlm.data.tokenizers import tokenizer_from_dict
 from rnnlm.errors import CheckpointError, DataError, RnnlmError, UnknownSymbolsError
+from rnnlm.infer.evaluate import protocol_words, validation_streams
 from rnnlm.model import init_params
 from rnnlm.run.checkpoints import check_compatible, find_checkpoint, restore
 from rnnlm.run.metrics import truncate_metrics
@@ -54,7 +55,7 @@ def setup(cfg, out_dir, resume=False, overwrite=False) -> Run:
     check_trainable(len(corpus.train), t.batch_size, t.bptt)
     spec = build.model_spec(cfg, corpus.tokenizer.vocab_size)
     n_valid = len(corpus.valid)
-    valid = batchify(corpus.valid, max(1, min(t.batch_size, (n_valid - 1) // 2))) \
+    valid = batchify(corpus.valid, validation_streams(n_valid, t.batch_size)) \
         if n_valid >= 3 else None
     rng = np.random.default_rng(t.seed)
     params = init_params(spec, rng, dtype, build.init_spec(cfg))
@@ -64,6 +65,10 @@ def setup(cfg, out_dir, resume=False, overwrite=False) -> Run:
     ensure_dir(paths.checkpoints)
     if saved:
         restore(run.params, run.opt, run.ts, saved[1], saved[2], saved[0])
+        if run.ts.step >= t.max_steps:
+            raise RnnlmError(f"--resume: '{paths.root}' is already at step {run.ts.step} and "
+                             f"train.max_steps is {t.max_steps}: nothing more to train; to go "
+                             f"on, resume with --set train.max_steps=N (N > {run.ts.step})")
         dropped = truncate_metrics(paths.metrics, run.ts.step)
         say(f"resuming from {saved[0]} at step {run.ts.step}"
             + (f"; dropped {dropped} metrics record(s) written after it" if dropped else ""))
@@ -72,6 +77,9 @@ def setup(cfg, out_dir, resume=False, overwrite=False) -> Run:
     except OSError as e:
         raise RnnlmError(f"cannot write {paths.config}: {e.strerror or e}; free disk "
                          "space or fix the run directory's permissions") from None
+    if valid is not None:
+        say(f"validation loss: {n_valid} tokens as {protocol_words(valid.shape[0], t.bptt)} "
+            "(the same as `rnnlm eval RUN --split valid`)")
     return run
 
 
