@@ -241,3 +241,14 @@ def test_sample_says_which_checkpoint(char_run):
     r = run("sample", char_run, "--length", 5, "--checkpoint", "LAST")
     assert r.exit_code == 0, r.output
     assert f"sampling from {char_run / 'checkpoints' / 'last.npz'} (step 6)" in r.stderr
+
+
+def test_inspect_before_the_first_probe_says_none_yet(char_run, corpus, tmp_path):
+    text = run("inspect", char_run).stdout
+    assert "off in this run" in text and "probe_every=0" in text  # SMALL leaves the probe off
+    out = tmp_path / "early"
+    r = run("train", "--corpus", corpus, "--out", out, "--no-progress",
+            *sets(*SMALL, "train.max_steps=3", "train.probe_every=100"))
+    assert r.exit_code == 0, r.output
+    text = run("inspect", out).stdout
+    assert "none yet: the first comes at step 100" in text and "probe was off" not in text

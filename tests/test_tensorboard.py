@@ -37,6 +37,7 @@ def read_events(path):
 
 def test_event_file_holds_the_logged_figures(tmp_path):
     pytest.importorskip("tensorboardX")
+    pytest.importorskip("PIL")  # tensorboardX encodes images with it (the extra installs both)
     corpus = tmp_path / "text.txt"
     corpus.write_text(TEXT)
     r = train(corpus, tmp_path / "run")
@@ -71,12 +72,13 @@ def test_event_file_holds_the_logged_figures(tmp_path):
     assert image.height == 2 * 16 and image.width >= 12  # two layers, every time step
 
 
-def test_missing_extra_is_one_line_and_creates_nothing(tmp_path, monkeypatch):
+@pytest.mark.parametrize("missing", ["tensorboardX", "PIL"])
+def test_missing_extra_is_one_line_and_creates_nothing(tmp_path, monkeypatch, missing):
     real_import = builtins.__import__
 
     def no_tensorboardx(name, *args, **kwargs):
-        if name.split(".")[0] == "tensorboardX":
-            raise ImportError("No module named 'tensorboardX'")
+        if name.split(".")[0] == missing:
+            raise ImportError(f"No module named '{missing}'")
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_tensorboardx)

@@ -138,8 +138,11 @@ def _advice(layers, probe_every, cell, model_cfg=None):
     """What to try, for the worst verdict; never a setting the run already has, never a key its
     cell does not use (model.forget_bias is the LSTM's alone)."""
     if all(x["verdict"] == "probe off" for x in layers):
-        return [f"the probe was off (train.probe_every={probe_every or 0}): train with "
-                "--set train.probe_every=50 to get ρ, the horizon and a verdict"]
+        if probe_every:  # on, but the run stopped before its first probe
+            return [f"no probe yet: the first comes at step {probe_every} "
+                    f"(train.probe_every={probe_every}); train longer, or lower train.probe_every"]
+        return ["the probe was off (train.probe_every=0): train with --set "
+                "train.probe_every=50 to get ρ, the horizon and a verdict"]
     worst = "healthy"
     for x in layers:
         if x["verdict"] in ("exploding", "vanishing") and worst != "exploding":

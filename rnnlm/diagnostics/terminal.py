@@ -209,8 +209,11 @@ def render(reports, png=None):
                  f"train loss {_fmt(rep['loss'], '.4f')} nats/token, bptt {rep['bptt']}")
         _heatmap(out, rep, lo, hi)
         if rep["probe_step"] is None:
-            out.line(("last-position probe", "bold"), "  off in this run: train with "
-                     "--set train.probe_every=50 to see ρ, the horizon and a verdict")
+            every = rep.get("probe_every")
+            out.line(("last-position probe", "bold"),
+                     f"  none yet: the first comes at step {every} (train.probe_every={every})"
+                     if every else "  off in this run: train with --set "
+                     "train.probe_every=50 to see ρ, the horizon and a verdict")
         else:
             _probe(out, rep)
             _health(out, rep)

@@ -14,8 +14,9 @@ so TensorBoard shows what the log holds, under RUN_DIR/tensorboard:
                               (the horizon is T when the gradient never falls below 1e-3 of its
                               start inside the window)
 
-tensorboardX needs no deep-learning framework (numpy and protobuf). Without it, a config asking
-for TensorBoard fails before any work with one line naming the install command.
+tensorboardX needs no deep-learning framework (numpy and protobuf; pillow for the image). Without
+them, a config asking for TensorBoard fails before any work with one line naming the install
+command.
 """
 
 import math
@@ -26,7 +27,7 @@ from rnnlm.diagnostics.probe import read_curve
 from rnnlm.errors import ConfigError
 from rnnlm.run.metrics import MetricsWriter
 
-HINT = ("train.tensorboard needs tensorboardX: in the rnnlm checkout run "
+HINT = ("train.tensorboard needs tensorboardX and pillow: in the rnnlm checkout run "
         "`pip install -e '.[tensorboard]'` (or `make extras`), or set train.tensorboard=false")
 # A few stops of the viridis colour map (as in the terminal report), interpolated between.
 _VIRIDIS = np.array([(68, 1, 84), (72, 40, 120), (62, 74, 137), (49, 104, 142), (38, 130, 142),
@@ -39,6 +40,7 @@ _WIDTH = 512  # about this many pixel columns for the window
 def check_extra():
     """ConfigError (one line) when tensorboardX is not installed."""
     try:
+        import PIL  # noqa: F401  (tensorboardX encodes the heatmap image with it)
         import tensorboardX  # noqa: F401
     except ImportError:
         raise ConfigError(HINT) from None
