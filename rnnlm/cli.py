@@ -139,6 +139,7 @@ def train(config: Annotated[Optional[Path], typer.Argument(
 
     from .config import load_config
     from .console import say
+    from .errors import TextFileError
     from .train import train as run_training
     if config is None and corpus is None:
         raise RnnlmError("give a config file (rnnlm train configs/default.yaml) or a text to "
@@ -154,7 +155,14 @@ def train(config: Annotated[Optional[Path], typer.Argument(
     if out is None:
         out = _fresh_run_dir(config or corpus)
         say(f"run directory: {out}")
-    summary = run_training(cfg, out, resume=resume, progress=progress, overwrite=overwrite)
+    try:
+        summary = run_training(cfg, out, resume=resume, progress=progress, overwrite=overwrite)
+    except TextFileError as e:
+        if corpus is None:
+            raise
+        fix = ("pass --corpus the path of a text file" if e.problem in ("not found", "is a directory")
+               else e.fix.replace("set data.tokenizer=byte", "add --set data.tokenizer=byte"))
+        raise RnnlmError(f"--corpus '{corpus}' {e.problem}: {fix}") from None
     if json_:
         _print_json(summary)
         return

@@ -164,6 +164,13 @@ def test_failed_starts_leave_no_empty_run_directory(corpus, tmp_path):
     one_error_line(run("train", "--corpus", tmp_path / "none.txt",
                        "--out", tmp_path / "runs" / "deep"), "not found")
     assert list(tmp_path.iterdir()) == []
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("café ".encode("latin-1") * 20)
+    one_error_line(run("train", "--corpus", tmp_path / "none.txt", "--out", tmp_path / "r"),
+                   "--corpus", "not found", absent=("data.corpus", "make corpora"))
+    one_error_line(run("train", "--corpus", latin1, "--out", tmp_path / "r"),
+                   "--corpus", "UTF-8", "--set data.tokenizer=byte")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latin1.txt"]
 
 
 def test_did_you_mean_only_close_keys_and_choices_in_any_case(corpus, tmp_path):
