@@ -4,25 +4,30 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install train test corpora bench gradcheck reference clean
+.PHONY: install extras train test corpora bench gradcheck reference clean
 
 install: $(STAMP)
 
 # Re-install when the project's metadata changes; editable, so code edits need no re-install.
+# PYTHONWARNINGS hides setuptools' notes about editable installs (user warnings, not errors).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,mpi]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	PYTHONWARNINGS=ignore::UserWarning $(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test,mpi]'
 	touch $(STAMP)
+
+# The optional extras: matplotlib (`rnnlm inspect --png`) and tensorboardX (train.tensorboard).
+extras: install
+	PYTHONWARNINGS=ignore::UserWarning $(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test,plot,tensorboard]'
 
 corpora: corpora/shakespeare.txt corpora/tiny-shakespeare.txt
 
 corpora/shakespeare.txt corpora/tiny-shakespeare.txt: corpora/build.py
 	$(PYTHON) corpora/build.py
 
+# Trains, then prints one sample (train.sample_length characters) from the trained model.
 train: install corpora
 	$(BIN)/rnnlm train configs/default.yaml --out runs/default --overwrite
-	$(BIN)/rnnlm sample runs/default --length 600 --seed 1
 
 test: install
 	$(BIN)/python -m pytest -q
@@ -37,5 +42,7 @@ gradcheck: install
 reference: install
 	$(BIN)/python -m rnnlm.config.reference --write
 
+# Build artefacts only: the runs you trained (runs/) and the corpora stay.
 clean:
-	rm -rf $(VENV) runs build *.egg-info
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	find rnnlm tests -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -16,21 +16,62 @@ from typing import Annotated, List, Optional
 
 import typer
 
+from . import __version__
 from .errors import RnnlmError
 
+# Plain help (no rich panels), like the command-line tools people know: `--resume`, not
+# `--resume <bool>`; `CONFIG`, not `{config}` or `<path>`.
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None,
                   help="Recurrent language models in hand-written numpy, with a window into "
                        "how gradients flow back through time.")
 
+
+def _plain_argument_help():
+    """typer shows an argument as `{CONFIG}` in the usage line and `CONFIG <path>` in the list;
+    show it by its metavar alone, in brackets when it is optional."""
+    from typer.core import TyperArgument
+
+    def usage_name(self):
+        name = self.display_name_raw + ("..." if self.nargs != 1 else "")
+        return name if self.required else f"[{name}]"
+
+    if hasattr(TyperArgument, "_usage_display_name"):
+        TyperArgument._usage_display_name = usage_name
+    if hasattr(TyperArgument, "display_type_rich"):
+        TyperArgument.display_type_rich = lambda self, ctx: None
+
+
+_plain_argument_help()
+
 SetOpt = Annotated[Optional[List[str]], typer.Option(
-    "--set", help="Override a config key, e.g. --set optim.lr=0.01 (repeatable).")]
+    "--set", metavar="KEY=VALUE", help="Override a config key, e.g. --set optim.lr=0.01 (repeatable).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-RunArg = Annotated[Path, typer.Argument(help="A run directory written by `rnnlm train --out`.")]
+RunArg = Annotated[Path, typer.Argument(metavar="RUN_DIR",
+                                        help="A run directory written by `rnnlm train`.")]
 
 
 class Which(str, Enum):
     best = "best"
     last = "last"
+
+
+CheckpointOpt = Annotated[Which, typer.Option(
+    metavar="best|last", case_sensitive=False,
+    help="Which checkpoint: best (lowest validation loss) or last.")]
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"rnnlm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False):
+    """Recurrent language models in hand-written numpy, with a window into how gradients flow
+    back through time."""
 
 
 def user_errors(fn):
@@ -75,9 +116,15 @@ def _print_json(obj):
 
 @app.command()
 @user_errors
-def train(config: Annotated[Path, typer.Argument(help="YAML config file.")],
+def train(config: Annotated[Optional[Path], typer.Argument(
+              metavar="CONFIG", help="YAML config file; optional with --corpus (every key at its "
+                                     "default).")] = None,
+          corpus: Annotated[Optional[Path], typer.Option(
+              metavar="FILE", help="Train on this text file (sets data.corpus).")] = None,
           set_: SetOpt = None,
-          out: Annotated[Path, typer.Option("--out", help="Run directory.")] = Path("runs/latest"),
+          out: Annotated[Optional[Path], typer.Option(
+              "--out", metavar="DIR", help="Run directory (default: a new one, "
+                                           "runs/NAME-YYYYMMDD-HHMMSS, printed).")] = None,
           resume: Annotated[bool, typer.Option(
               "--resume", help="Continue the run in --out from its newest valid checkpoint, "
                                "exactly where it stopped.")] = False,
@@ -86,27 +133,63 @@ def train(config: Annotated[Path, typer.Argument(help="YAML config file.")],
                                   "its checkpoints and metrics.")] = False,
           progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
           json_: JsonOpt = False):
-    """Train a model as CONFIG says; metrics, checkpoints and the resolved config go to --out."""
+    """Train a model as CONFIG says (or on --corpus FILE); metrics, checkpoints and the resolved
+    config go to --out."""
+    import dataclasses
+
     from .config import load_config
+    from .console import say
+    from .errors import TextFileError
     from .train import train as run_training
     from .train.distributed import is_root
-    cfg = load_config(config, set_ or ())
-    _set_threads(cfg.train.threads)
+    if config is None and corpus is None:
+        raise RnnlmError("give a config file (rnnlm train configs/default.yaml) or a text to "
+                         "train on (rnnlm train --corpus my.txt)")
     if resume and overwrite:
         raise RnnlmError("--resume and --overwrite contradict each other: pass one of them")
-    summary = run_training(cfg, out, resume=resume, progress=progress, overwrite=overwrite)
+    if resume and out is None:
+        raise RnnlmError("--resume needs --out: the run directory to continue")
+    cfg = load_config(config, set_ or ())
+    if corpus is not None:
+        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, corpus=str(corpus)))
+    _set_threads(cfg.train.threads)
+    if out is None:
+        out = _fresh_run_dir(config or corpus)
+        if is_root():
+            say(f"run directory: {out}")
+    try:
+        summary = run_training(cfg, out, resume=resume, progress=progress, overwrite=overwrite)
+    except TextFileError as e:
+        if corpus is None:
+            raise
+        fix = ("pass --corpus the path of a text file" if e.problem in ("not found", "is a directory")
+               else e.fix.replace("set data.tokenizer=byte", "add --set data.tokenizer=byte"))
+        raise RnnlmError(f"--corpus '{corpus}' {e.problem}: {fix}") from None
     if not is_root():  # under mpiexec: rank 0 alone reports and samples
         return
     if json_:
         _print_json(summary)
         return
-    typer.echo(f"trained {summary['steps']} steps ({summary['tokens']} tokens); "
+    first, steps = summary["first_step"], summary["steps"]
+    what = f"trained steps {first + 1} to {steps}" if first else f"trained {steps} steps"
+    typer.echo(f"{what} ({summary['tokens']} tokens in all); "
                f"valid loss {_fmt(summary['valid_loss'])}, best {_fmt(summary['best_valid_loss'])}; "
                f"clipping fired on {100 * summary['clip_rate']:.1f}% of steps; run in {out}",
                err=True)
     if cfg.train.sample_length:
         typer.echo("--- sample ---", err=True)
         sample(out, length=cfg.train.sample_length, seed=cfg.train.seed)
+
+
+def _fresh_run_dir(source):
+    """runs/NAME-YYYYMMDD-HHMMSS (NAME: the config's or corpus file's name), never an existing one."""
+    import time
+    base = Path("runs") / f"{Path(source).stem or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
 
 
 def _fmt(x):
@@ -116,30 +199,44 @@ def _fmt(x):
 @app.command()
 @user_errors
 def sample(run_dir: RunArg,
-           length: Annotated[int, typer.Option(min=0, help="Tokens to generate.")] = 500,
-           temperature: Annotated[float, typer.Option(min=0.0, help="0 = greedy.")] = 1.0,
-           top_k: Annotated[int, typer.Option(min=0, help="Keep the k likeliest (0 = all).")] = 0,
-           top_p: Annotated[float, typer.Option(min=0.0, max=1.0, help="Nucleus mass.")] = 1.0,
-           prompt: Annotated[str, typer.Option(help="Text to start from (printed first).")] = "",
-           seed: Annotated[Optional[int], typer.Option(help="Same seed, same text.")] = None,
-           checkpoint: Annotated[Which, typer.Option(help="Which checkpoint.")] = Which.best):
-    """Generate text from a run's checkpoint, streamed to stdout."""
+           length: Annotated[int, typer.Option(min=0, metavar="N", help="Tokens to generate.")] = 500,
+           temperature: Annotated[float, typer.Option(min=0.0, metavar="T", help="0 = greedy.")] = 1.0,
+           top_k: Annotated[int, typer.Option(min=0, metavar="K",
+                                              help="Keep the k likeliest (0 = all).")] = 0,
+           top_p: Annotated[float, typer.Option(
+               min=0.0, max=1.0, metavar="P",
+               help="Keep the likeliest tokens holding this much probability (0 = only the "
+                    "likeliest, 1 = all).")] = 1.0,
+           prompt: Annotated[str, typer.Option(metavar="TEXT",
+                                               help="Text to start from (printed first).")] = "",
+           seed: Annotated[Optional[int], typer.Option(min=0, metavar="S",
+                                                       help="Same seed, same text.")] = None,
+           checkpoint: CheckpointOpt = Which.best):
+    """Generate text from a run's checkpoint, streamed to stdout (which checkpoint: on stderr)."""
     import numpy as np
 
+    from .console import say
+    from .errors import UnknownSymbolsError
     from .infer.load import load_run
     from .infer.sample import generate
     run = load_run(run_dir, checkpoint.value)
     tok = run.tokenizer
-    prompt_ids = tok.encode(prompt) if prompt else []
+    try:
+        prompt_ids = tok.encode(prompt) if prompt else []
+    except UnknownSymbolsError as e:
+        raise RnnlmError(f"--prompt has {e.count} character(s) this run never saw in training "
+                         f"({', '.join(map(repr, e.symbols))}): leave them out of --prompt") from None
     start = tok.encode("\n", unknown="skip")
     start_id = int(start[0]) if len(start) else 0
     rng = np.random.default_rng(seed)
+    say(f"sampling from {run.path} (step {run.meta.get('step')})")
+    decoder = tok.stream_decoder()  # whole characters out, even when a token is part of one
     sys.stdout.write(prompt)
     for token in generate(run.params, run.spec, prompt_ids, length, rng, temperature, top_k,
                           top_p, start_id):
-        sys.stdout.write(tok.decode([token]))
+        sys.stdout.write(decoder.feed(token))
         sys.stdout.flush()
-    sys.stdout.write("\n")
+    sys.stdout.write(decoder.finish() + "\n")
 
 
 class Split(str, Enum):
@@ -150,39 +247,75 @@ class Split(str, Enum):
 @app.command("eval")
 @user_errors
 def eval_(run_dir: RunArg,
-          text: Annotated[Optional[Path], typer.Option(help="Evaluate on this text file.")] = None,
-          split: Annotated[Split, typer.Option(help="Or on a split of the run's corpus.")] = Split.test,
-          bptt: Annotated[int, typer.Option(min=1, help="Window length (state carried).")] = 256,
-          checkpoint: Annotated[Which, typer.Option(help="Which checkpoint.")] = Which.best,
+          text: Annotated[Optional[Path], typer.Option(metavar="FILE",
+                                                       help="Evaluate on this text file.")] = None,
+          split: Annotated[Split, typer.Option(metavar="valid|test", case_sensitive=False,
+                                               help="Or on a split of the run's corpus.")] = Split.test,
+          bptt: Annotated[Optional[int], typer.Option(
+              min=1, metavar="T", help="Window length, state carried across windows (default: "
+                                       "the run's train.bptt).")] = None,
+          streams: Annotated[Optional[int], typer.Option(
+              min=1, metavar="N", help="Cut the text into N parallel streams, each from a zero "
+                                       "state (default: as training validates, train.batch_size, "
+                                       "fewer for a short text); 1 = one sequence.")] = None,
+          checkpoint: CheckpointOpt = Which.best,
           json_: JsonOpt = False):
-    """Loss (nats/token), bits per token and perplexity on a text, state carried from zero."""
+    """Loss (nats/token), bits per token and perplexity on a text, measured the way training
+    validates (so `--split valid` gives training's valid loss); --streams 1 for one sequence."""
     from .data.corpus import load_corpus, read_corpus
-    from .errors import DataError
-    from .infer.evaluate import evaluate_ids, summary
+    from .errors import DataError, TextFileError, UnknownSymbolsError
+    from .infer.evaluate import evaluate_ids, protocol_words, summary, validation_streams
     from .infer.load import load_run
     run = load_run(run_dir, checkpoint.value)
     if text is not None:
-        ids = run.tokenizer.encode(read_corpus(text, run.tokenizer.kind))
+        try:
+            ids = run.tokenizer.encode(read_corpus(text, run.tokenizer.kind))
+        except TextFileError as e:
+            raise DataError(f"--text '{text}' {e.problem}: {_text_fix(e.problem)}") from None
+        except UnknownSymbolsError as e:
+            raise DataError(f"--text '{text}' has {e.count} character(s) this run never saw in "
+                            f"training ({', '.join(map(repr, e.symbols))}): a char model scores "
+                            "only text made of its training characters; remove them or pick "
+                            "another text") from None
         source = str(text)
     else:
         corpus = load_corpus(run.config.data, run.tokenizer)
         ids, source = getattr(corpus, split.value), f"{split.value} split of {run.config.data.corpus}"
     if len(ids) < 2:
         raise DataError(f"{source} has fewer than 2 tokens: nothing to evaluate; pick a longer text")
-    loss, tokens = evaluate_ids(run.params, run.spec, ids, bptt)
-    result = dict(summary(loss, tokens), source=source, step=run.meta.get("step"))
+    bptt = bptt or run.config.train.bptt
+    streams = streams or validation_streams(len(ids), run.config.train.batch_size)
+    if streams > (len(ids) - 1) // 2 and streams > 1:
+        raise DataError(f"--streams {streams} is too many for {source} ({len(ids)} tokens, each "
+                        f"stream needs 2): use at most {max(1, (len(ids) - 1) // 2)}")
+    loss, tokens = evaluate_ids(run.params, run.spec, ids, bptt, streams)
+    result = dict(summary(loss, tokens), source=source, step=run.meta.get("step"),
+                  streams=streams, bptt=bptt)
     if json_:
         _print_json(result)
     else:
-        typer.echo(f"{source}: {tokens} tokens, loss {loss:.4f} nats/token, "
+        typer.echo(f"{source}: {tokens} tokens ({protocol_words(streams, bptt)}), "
+                   f"loss {loss:.4f} nats/token, "
                    f"{result['bits_per_token']:.4f} bits/token, perplexity {result['perplexity']:.3f}")
+
+
+def _text_fix(problem):
+    """The fix for an unusable --text file (the corpus advice is about data.corpus)."""
+    if problem in ("not found", "is a directory"):
+        return "pass --text the path of a text file"
+    if problem.startswith(("is empty", "has no text")):
+        return "pass --text a file with text in it"
+    return "this run reads UTF-8 text: convert the file to UTF-8 (e.g. iconv -t utf-8)"
 
 
 @app.command()
 @user_errors
-def inspect(run_dirs: Annotated[List[Path], typer.Argument(help="One or more run directories.")],
-            step: Annotated[Optional[int], typer.Option(help="A logged step (default: the latest).")] = None,
-            png: Annotated[Optional[Path], typer.Option(help="Also draw the figures to this PNG.")] = None,
+def inspect(run_dirs: Annotated[List[Path], typer.Argument(
+                metavar="RUN_DIR", help="One or more run directories.")],
+            step: Annotated[Optional[int], typer.Option(
+                metavar="N", help="A logged step (default: the latest).")] = None,
+            png: Annotated[Optional[Path], typer.Option(
+                metavar="FILE", help="Also draw the figures to this PNG file.")] = None,
             json_: JsonOpt = False):
     """How the gradient flows back through time: per-step norms, clipping, a verdict."""
     from .diagnostics.report import inspect_runs
@@ -193,7 +326,8 @@ def inspect(run_dirs: Annotated[List[Path], typer.Argument(help="One or more run
 
 @app.command()
 @user_errors
-def gradcheck(config: Annotated[Optional[Path], typer.Argument(help="YAML config (default: defaults).")] = None,
+def gradcheck(config: Annotated[Optional[Path], typer.Argument(
+                  metavar="CONFIG", help="YAML config (default: every key at its default).")] = None,
               set_: SetOpt = None,
               json_: JsonOpt = False):
     """Check every analytic gradient of a small float64 copy of the model by finite differences."""
@@ -220,10 +354,14 @@ def gradcheck(config: Annotated[Optional[Path], typer.Argument(help="YAML config
 
 @app.command()
 @user_errors
-def bench(configs: Annotated[str, typer.Option(help="Comma-separated: a, b, c, d-gru, d-rnn, default.")] = "a,b,d-gru,d-rnn",
-          threads: Annotated[str, typer.Option(help="Comma-separated BLAS thread counts, e.g. 1,2; each is measured.")] = "1,2",
-          seconds: Annotated[float, typer.Option(min=0.0, help="Timing per config, thread count and side, split over the rounds.")] = 5.0,
-          rounds: Annotated[int, typer.Option(min=1, help="Rounds per config and thread count (ours and PyTorch's alternate).")] = 3,
+def bench(configs: Annotated[str, typer.Option(
+              metavar="A,B,...", help="Comma-separated: a, b, c, d-gru, d-rnn, default.")] = "a,b,d-gru,d-rnn",
+          threads: Annotated[str, typer.Option(
+              metavar="N,...", help="Comma-separated BLAS thread counts, e.g. 1,2; each is measured.")] = "1,2",
+          seconds: Annotated[float, typer.Option(
+              min=0.0, metavar="S", help="Timing per config, thread count and side, split over the rounds.")] = 5.0,
+          rounds: Annotated[int, typer.Option(
+              min=1, metavar="R", help="Rounds per config and thread count (ours and PyTorch's alternate).")] = 3,
           torch: Annotated[bool, typer.Option("--torch", help="Time PyTorch too, in its own process, if installed.")] = False,
           probe: Annotated[bool, typer.Option("--probe", help="Also time the gradient-flow probe.")] = False,
           json_: JsonOpt = False):

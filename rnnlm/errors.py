@@ -30,3 +30,15 @@ class UnknownSymbolsError(DataError):
     def __init__(self, message, symbols=(), count=0):
         super().__init__(message)
         self.symbols, self.count = tuple(symbols), count
+
+
+class TextFileError(DataError):
+    """A text file cannot be used: missing, a directory, empty, binary or not UTF-8.
+
+    ``path`` is the file, ``problem`` what is wrong ("not found", "is not valid UTF-8 at byte
+    offset 3", ...) and ``fix`` the advice for a training corpus (the config's data.corpus); a
+    command reading another file (`eval --text`) words its own fix from ``problem``."""
+
+    def __init__(self, path, problem, fix):
+        super().__init__(f"corpus '{path}' {problem}: {fix}")
+        self.path, self.problem, self.fix = path, problem, fix

@@ -79,8 +79,9 @@ def test_eval_json(trained, tmp_path):
     assert res["perplexity"] == pytest.approx(np.exp(res["loss"]))
     text = tmp_path / "other.txt"
     text.write_text("To be or not to be\n")
-    r = run("eval", out, "--text", text, "--json")
+    r = run("eval", out, "--text", text, "--json", "--streams", 1)
     assert r.exit_code == 0 and json.loads(r.stdout)["tokens"] == len("To be or not to be\n") - 1
+    assert json.loads(r.stdout)["streams"] == 1 and json.loads(r.stdout)["bptt"] == 10
 
 
 def test_inspect_json(trained):

@@ -127,7 +127,8 @@ def test_missing_plot_extra(runs, tmp_path, monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     result = invoke(runs["rnn"], "--png", tmp_path / "x.png")
-    err = one_line_error(result, "pip install 'rnnlm[plot]'")
+    err = one_line_error(result, "pip install -e '.[plot]'")
+    assert "rnnlm[" not in err  # never the registry's 'rnnlm', another project
     assert err == f"rnnlm: error: {PLOT_HINT}" and result.stdout == ""
     assert not (tmp_path / "x.png").exists()
 

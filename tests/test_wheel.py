@@ -1,7 +1,7 @@
 """The package as a user installs it: a wheel built from this checkout, installed (not editable)
 into a fresh virtual environment, run from a directory outside the repository.
 
-No network: the wheel is built with the test environment's setuptools, and the fresh environment
+No network: the wheel is built with the test environment's setuptools (the test extra), and the fresh environment
 borrows the dependencies (numpy, typer, ...) from the test environment's site-packages through a
 path file, which adds their folder but does not run its .pth files, so the editable rnnlm of the
 test environment stays invisible there.

@@ -1,7 +1,7 @@
 """Config: a YAML file plus dotted `--set a.b=value` overrides -> one validated, frozen Config.
 
 Every key has a type, a default, a meaning and (where it matters) a range or a set of choices,
-all written once in the dataclass fields of schema.py; `describe_keys()` reads them back for the README.
+all written once in the dataclass fields of schema.py (the README's config reference lists them).
 Mistakes fail loudly with one line naming the dotted key: a mistyped key gets a did-you-mean,
 a duplicated key its line number, a wrong value the allowed range or choices.
 
@@ -40,19 +40,27 @@ _TYPE_WORDS = {int: ("an integer", "write a whole number like 32"),
 
 
 def _did_you_mean(dotted: str) -> str:
-    """' did you mean 'optim.lr'?' for a mistyped dotted key, or a list of sections when nothing is close."""
+    """' did you mean 'optim.lr'?' for a mistyped dotted key; the section's keys when nothing is close.
+
+    Only the key's own name (the part after the dot) is compared, so 'model.tied' is not "close"
+    to 'model.cell' just because both start with 'model.'."""
     sec, _, leaf = dotted.rpartition(".")
-    leaf = _ALIASES.get(leaf, leaf)
+    leaf = _ALIASES.get(leaf.lower(), leaf.lower())
     if f"{sec}.{leaf}" in _DOTTED:
         return f": did you mean '{sec}.{leaf}'?"
     same_leaf = [k for k in _DOTTED if k.endswith("." + leaf)]  # right key, wrong section
-    close = same_leaf or difflib.get_close_matches(dotted, _DOTTED, n=1, cutoff=0.6)
+    if same_leaf:
+        return f": did you mean '{same_leaf[0]}'?"
+    in_section = list(_FIELDS.get(sec, {}))
+    close = [f"{sec}.{m}" for m in difflib.get_close_matches(leaf, in_section, n=1, cutoff=0.6)]
     if not close:
         leaves = [k.rpartition(".")[2] for k in _DOTTED]
-        close = [_DOTTED[leaves.index(m)] for m in difflib.get_close_matches(leaf, leaves, n=1, cutoff=0.7)]
+        close = [_DOTTED[leaves.index(m)] for m in difflib.get_close_matches(leaf, leaves, n=1, cutoff=0.75)]
     if close:
         return f": did you mean '{close[0]}'?"
-    return f": valid sections are {', '.join(_SECTIONS)} (see describe_keys / README)"
+    if in_section:
+        return f": the keys of section '{sec}' are {', '.join(in_section)} (README: Config reference)"
+    return f": valid sections are {', '.join(_SECTIONS)} (README: Config reference)"
 
 
 def _shown(name: Any) -> str:
@@ -89,10 +97,19 @@ def _coerce(dotted: str, typ: type, value: Any) -> Any:
     return value
 
 
+def _choice(dotted: str, meta, value: Any) -> Any:
+    """A choice written in another case ('LSTM') is the choice ('lstm'); anything else unchanged."""
+    choices = meta["choices"]
+    if choices is None or not isinstance(value, str) or value in choices:
+        return value
+    same = [c for c in choices if c.lower() == value.strip().lower()]
+    return same[0] if len(same) == 1 else value
+
+
 def _check_value(dotted: str, meta, value: Any) -> None:
     choices = meta["choices"]
     if choices is not None and value not in choices:
-        close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+        close = difflib.get_close_matches(str(value).lower(), choices, n=1, cutoff=0.6)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise ConfigError(f"config key '{dotted}' must be one of {', '.join(choices)}; got {value!r}{hint}")
     bounds = (("ge", lambda b: value >= b), ("gt", lambda b: value > b),
@@ -124,7 +141,7 @@ def _build(raw: Any, source: str) -> Config:
             if key not in _FIELDS[sec]:
                 raise ConfigError(f"unknown config key '{_shown(dotted)}'{_did_you_mean(dotted)}")
             f = _FIELDS[sec][key]
-            kwargs[key] = _coerce(dotted, f.type, value)
+            kwargs[key] = _choice(dotted, f.metadata, _coerce(dotted, f.type, value))
             _check_value(dotted, f.metadata, kwargs[key])
         sections[sec] = cls(**kwargs)
     cfg = Config(**sections)

@@ -72,6 +72,8 @@ class TrainConfig:
     on_nonfinite: str = _key("skip", "what to do when loss or gradients are NaN/inf: skip the step, roll back "
                              "to the last checkpoint with a lower lr, or stop", choices=("skip", "rollback", "stop"))
     rollback_lr_factor: float = _key(0.5, "learning-rate multiplier applied at each rollback", gt=0.0, le=1.0)
+    tensorboard: bool = _key(False, "also write TensorBoard event files to RUN_DIR/tensorboard (needs the "
+                             "tensorboard extra: pip install -e '.[tensorboard]' in the checkout)")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnlm.errors import ConfigError, DataError
+from rnnlm.errors import ConfigError, TextFileError
 
 from .tokenizers import Tokenizer, make_tokenizer, tokenizer_class
 
@@ -48,29 +48,29 @@ def read_corpus(path: str | os.PathLike, tokenizer_name: str) -> str | bytes:
     reads_bytes = tokenizer_class(tokenizer_name).reads_bytes  # ConfigError for an unknown kind
     p = Path(path)
     if not p.exists():
-        raise DataError(f"corpus '{p}' not found: set data.corpus to an existing text file "
-                        "(run `make corpora` for the default)")
+        raise TextFileError(p, "not found", "set data.corpus to an existing text file "
+                            "(run `make corpora` for the default)")
     if p.is_dir():
-        raise DataError(f"corpus '{p}' is a directory: set data.corpus to a text file")
+        raise TextFileError(p, "is a directory", "set data.corpus to a text file")
     raw = p.read_bytes()
     if not raw:
-        raise DataError(f"corpus '{p}' is empty: set data.corpus to a file with text in it")
+        raise TextFileError(p, "is empty", "set data.corpus to a file with text in it")
     if reads_bytes:
         return raw
     nul = raw.find(b"\x00")
     if nul >= 0:
-        raise DataError(f"corpus '{p}' looks binary (NUL byte at offset {nul}): "
-                        "set data.tokenizer=byte, or convert it to UTF-8 text")
+        raise TextFileError(p, f"looks binary (NUL byte at offset {nul})",
+                            "set data.tokenizer=byte, or convert it to UTF-8 text")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise DataError(f"corpus '{p}' is not valid UTF-8 at byte offset {err.start}: "
-                        "convert it to UTF-8 or set data.tokenizer=byte") from None
+        raise TextFileError(p, f"is not valid UTF-8 at byte offset {err.start}",
+                            "convert it to UTF-8 or set data.tokenizer=byte") from None
     if text.startswith("\ufeff"):
         text = text[1:]
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text:
-        raise DataError(f"corpus '{p}' has no text after its byte-order mark: give a non-empty corpus")
+        raise TextFileError(p, "has no text after its byte-order mark", "give a non-empty corpus")
     return text
 
 

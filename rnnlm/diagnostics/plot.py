@@ -1,4 +1,4 @@
-"""`rnnlm inspect --png`: the terminal report's figures drawn with matplotlib (extra `rnnlm[plot]`).
+"""`rnnlm inspect --png`: the terminal report's figures drawn with matplotlib (the plot extra).
 
 One row per run, four panels:
 
@@ -52,7 +52,7 @@ def draw(reports, path):
         _clip(ax_c, rep)
     fig.tight_layout()
     try:
-        fig.savefig(path, dpi=80)
+        fig.savefig(path, dpi=80, format="png")  # exactly `path`: no ".png" added to it
     except OSError as e:
         raise RnnlmError(f"cannot write {path}: {e.strerror}; choose another --png path") from None
     finally:

@@ -24,19 +24,23 @@ from rnnlm.run.paths import check_run_dir
 
 from . import probe as diagnostics
 
-PLOT_HINT = "--png needs matplotlib: pip install 'rnnlm[plot]'"
+PLOT_HINT = ("--png needs matplotlib: in the rnnlm checkout run `pip install -e '.[plot]'` "
+             "(or `make extras`)")
 
+ORTHOGONAL_TIP = ("start W_h orthogonal with gain 1: --set model.recurrent_init=orthogonal "
+                  "--set model.recurrent_gain=1.0")
+SMALLER_TIP = "start W_h smaller: --set model.recurrent_gain=1.0 (or below)"
 ADVICE = {
     "vanishing": ["a gated cell keeps the gradient alive: --set model.cell=lstm (or gru)",
-                  "start W_h orthogonal with gain 1: --set model.recurrent_init=orthogonal "
-                  "--set model.recurrent_gain=1.0",
+                  ORTHOGONAL_TIP,
                   "steps beyond the horizon cost time and teach little: a shorter train.bptt is "
                   "as good for this model"],
     "exploding": ["clip harder: --set optim.clip_norm=1.0",
-                  "start W_h smaller: --set model.recurrent_gain=1.0 (or below)",
+                  SMALLER_TIP,
                   "lower the learning rate (optim.lr) or shorten the window (train.bptt)",
                   "a gated cell (model.cell=lstm) bounds the state and its gradient"],
-    "healthy": ["the last position's gradient reaches across the whole window: nothing to fix"],
+    "healthy": ["ρ^T is between 1e-3 and 1e3 in every layer: across the window the gradient "
+                "neither vanishes nor explodes; nothing to fix"],
 }
 
 
@@ -130,21 +134,34 @@ def _history(probes, step):
     return rows
 
 
-def _advice(layers, probe_every, cell):
+def _advice(layers, probe_every, cell, model_cfg=None):
+    """What to try, for the worst verdict; never a setting the run already has, never a key its
+    cell does not use (model.forget_bias is the LSTM's alone)."""
     if all(x["verdict"] == "probe off" for x in layers):
-        return [f"the probe was off (train.probe_every={probe_every or 0}): train with "
-                "--set train.probe_every=50 to get ρ, the horizon and a verdict"]
+        if probe_every:  # on, but the run stopped before its first probe
+            return [f"no probe yet: the first comes at step {probe_every} "
+                    f"(train.probe_every={probe_every}); train longer, or lower train.probe_every"]
+        return ["the probe was off (train.probe_every=0): train with --set "
+                "train.probe_every=50 to get ρ, the horizon and a verdict"]
     worst = "healthy"
     for x in layers:
         if x["verdict"] in ("exploding", "vanishing") and worst != "exploding":
             worst = x["verdict"]
-    tips = ADVICE[worst]
+    tips = list(ADVICE[worst])
     gated = cell is not None and get_cell(cell).k > 1
     if worst == "vanishing" and gated:  # already gated: open the gates instead
         tips = ["early in training this is common: let it train longer and watch ρ over the probes"]
         if get_cell(cell).forget_gate:
-            tips.append("start the forget gate more open: --set model.forget_bias=2.0")
+            bias = model_cfg.forget_bias if model_cfg is not None else None
+            if bias is None or bias < 2.0:
+                tips.append("start the forget gate more open: --set model.forget_bias=2.0")
         tips += ADVICE["vanishing"][1:]
+    if model_cfg is not None:
+        orthogonal_1 = model_cfg.recurrent_init == "orthogonal" and model_cfg.recurrent_gain == 1.0
+        tips = [t for t in tips if not (t == ORTHOGONAL_TIP and orthogonal_1)]
+        if model_cfg.recurrent_gain <= 1.0:
+            tips = [f"start W_h smaller: --set model.recurrent_gain={model_cfg.recurrent_gain / 2:g}"
+                    if t == SMALLER_TIP else t for t in tips]
     return tips
 
 
@@ -173,7 +190,17 @@ def summarize(run_dir, step=None):
             "loss": rec["loss"] if rec else probe.get("loss"),
             "clip_rate": clipping["clip_rate"], "clipping": clipping, "layers": layers,
             "params": params, "history": _history(probes, step),
-            "advice": _advice(layers, probe_every, cell)}
+            "advice": _advice(layers, probe_every, cell, cfg.model if cfg else None)}
+
+
+def _check_png(png):
+    """--png names the file written, exactly: not a directory, in a folder that exists."""
+    png = Path(png)
+    if png.is_dir():
+        raise RnnlmError(f"--png '{png}' is a directory: name a file, e.g. {png / 'inspect.png'}")
+    if not png.parent.is_dir():
+        raise RnnlmError(f"--png '{png}': folder '{png.parent}' does not exist; create it or "
+                         "choose another path")
 
 
 def _check_plot_extra():
@@ -187,6 +214,7 @@ def inspect_runs(run_dirs, step=None, png=None, as_json=False):
     """`rnnlm inspect`: draws the report on stdout and the PNG if asked; with as_json returns the
     one JSON text for the caller to print instead."""
     if png is not None:
+        _check_png(png)
         _check_plot_extra()  # before any work: a missing extra is one line, nothing else
     reports = [summarize(d, step) for d in run_dirs]
     if png is not None:

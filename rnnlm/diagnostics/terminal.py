@@ -27,10 +27,25 @@ WORDS = {
                  "cannot learn dependencies much longer than its horizon",
     "exploding": "the gradient grows as it goes back: updates are ruled by the far past and "
                  "clipping has to rescue them",
-    "healthy": "the gradient reaches back across the window without dying or blowing up",
+    "healthy": "the gradient reaches back across the whole window without dying or blowing up",
     "no signal": "the probe's gradient was zero at the last position: nothing to read",
     "probe off": "no probe at this step",
 }
+
+
+def _words(x):
+    """The verdict in words; a healthy layer whose horizon falls inside the window says both."""
+    if x["verdict"] == "healthy" and x["horizon"] is not None:
+        return (f"across the window the gradient neither dies nor blows up on average (ρ^T = "
+                f"{_fmt(x.get('window_gain'), '.2g')}, between 1e-3 and 1e3), but it falls below "
+                f"1e-3 of its start {x['horizon']} steps back: beyond that, what it carries "
+                "is faint")
+    return WORDS[x["verdict"]]
+
+
+def _binned(n):
+    """How n values are drawn: ', binned into 50 columns' when there are more than WIDTH."""
+    return f", binned into {WIDTH} columns of about {n / WIDTH:.1f} steps" if n > WIDTH else ""
 
 
 def _log10(v):
@@ -102,7 +117,8 @@ def _heatmap(out, rep, lo, hi):
         return
     T = len(layers[0]["step_norms"])
     out.line(("gradient norm per time step", "bold"),
-             f"  log10 ‖∂L/∂h_t‖ at step {rep['norms_step']}, t = 1 … {T} left to right")
+             f"  log10 ‖∂L/∂h_t‖ at step {rep['norms_step']}, t = 1 … {T} left to right"
+             f"{_binned(T)}")
     for x in reversed(layers):  # the top layer on top
         row = _bins([_log10(v) for v in x["step_norms"]])
         out.line(f"  layer {x['layer']}  ", *[out.heat(v, lo, hi) for v in row])
@@ -111,8 +127,9 @@ def _heatmap(out, rep, lo, hi):
 
 
 def _probe(out, rep):
+    T = max((len(x["probe_norms"]) for x in rep["layers"] if x["probe_norms"]), default=0)
     out.line(("last-position probe", "bold"), "  log10 ‖∂ℓ_T/∂h_{T-k}‖, k = 0 on the left"
-             + (f", at step {rep['probe_step']}" if rep["probe_step"] else ""))
+             + (f", at step {rep['probe_step']}" if rep["probe_step"] else "") + _binned(T))
     for x in reversed(rep["layers"]):
         if x["probe_norms"] is None:
             continue
@@ -122,7 +139,7 @@ def _probe(out, rep):
                  f"  ρ {_fmt(x['rho'], '.3f')}/step, horizon {hz}  ", (x["verdict"], style))
     for x in reversed(rep["layers"]):
         if x["probe_norms"] is not None:
-            out.line(f"  layer {x['layer']}: {WORDS[x['verdict']]}")
+            out.line(f"  layer {x['layer']}: {_words(x)}")
 
 
 def _health(out, rep):
@@ -189,11 +206,14 @@ def render(reports, png=None):
     lo, hi = min(logs), max(logs)  # one colour scale for every run: comparable at a glance
     for rep in reports:
         out.line((f"{rep['run']}", "bold cyan"), f"  {rep['cell'] or '?'}, step {rep['step']}, "
-                 f"loss {_fmt(rep['loss'], '.4f')}, bptt {rep['bptt']}")
+                 f"train loss {_fmt(rep['loss'], '.4f')} nats/token, bptt {rep['bptt']}")
         _heatmap(out, rep, lo, hi)
         if rep["probe_step"] is None:
-            out.line(("last-position probe", "bold"), "  off in this run: train with "
-                     "--set train.probe_every=50 to see ρ, the horizon and a verdict")
+            every = rep.get("probe_every")
+            out.line(("last-position probe", "bold"),
+                     f"  none yet: the first comes at step {every} (train.probe_every={every})"
+                     if every else "  off in this run: train with --set "
+                     "train.probe_every=50 to see ρ, the horizon and a verdict")
         else:
             _probe(out, rep)
             _health(out, rep)

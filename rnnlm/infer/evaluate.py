@@ -22,6 +22,18 @@ def evaluate_streams(params, spec, streams, bptt):
     return total / max(count, 1), count
 
 
+def validation_streams(n_tokens, batch_size):
+    """How many parallel streams a text of n_tokens is evaluated as, the way training validates:
+    train.batch_size of them, fewer for a short text (each stream needs at least 2 tokens)."""
+    return max(1, min(batch_size, (n_tokens - 1) // 2))
+
+
+def protocol_words(streams, bptt):
+    """How a loss was measured, in words shown beside it."""
+    return (f"{streams} stream{'s' if streams != 1 else ''} from a zero state, "
+            f"{bptt}-token windows")
+
+
 def evaluate_ids(params, spec, ids, bptt=256, streams=1):
     """Loss of a whole text as one stream (streams=1): the exact sequential loss from a zero state."""
     return evaluate_streams(params, spec, batchify(np.asarray(ids), streams), bptt)

@@ -20,6 +20,7 @@ class LoadedRun:
     spec: ModelSpec
     params: dict
     meta: dict
+    path: Path | None = None  # the checkpoint file read
 
 
 def load_run(run_dir, which="best"):
@@ -28,8 +29,9 @@ def load_run(run_dir, which="best"):
     paths = RunPaths(Path(run_dir))
     path = paths.best if which == "best" and paths.best.is_file() else paths.last
     if not path.is_file():
-        raise CheckpointError(f"'{run_dir}' has no checkpoint yet: train longer than "
-                              "train.eval_every steps, or wait for the first checkpoint")
+        raise CheckpointError(f"run '{run_dir}' has no checkpoint yet: it is written every "
+                              "train.eval_every steps and at the end; wait for the first one, or "
+                              "continue the run with `rnnlm train ... --resume`")
     arrays, meta = load_checkpoint(path)
     cfg = config_from_dict(meta.get("config"))
     tokenizer = tokenizer_from_dict(meta.get("tokenizer"))
@@ -41,4 +43,4 @@ def load_run(run_dir, which="best"):
         if a is None or a.shape != shape or a.dtype != dtype:
             raise CheckpointError(f"checkpoint '{path}' does not match its config: parameter "
                                   f"'{name}' should be {shape} {dtype}; the file is corrupt")
-    return LoadedRun(cfg, tokenizer, spec, params, meta)
+    return LoadedRun(cfg, tokenizer, spec, params, meta, path)

@@ -57,10 +57,18 @@ class RunPaths:
 
 
 def check_run_dir(run_dir):
-    if not Path(run_dir).is_dir():
+    """RnnlmError unless `run_dir` is a directory that a `rnnlm train` run wrote."""
+    p = Path(run_dir)
+    if p.is_file():
+        raise RnnlmError(f"'{run_dir}' is a file, not a run directory: pass the --out directory "
+                         "of a `rnnlm train` run")
+    if not p.is_dir():
         raise RnnlmError(f"run directory '{run_dir}' does not exist: pass the --out directory of "
                          "a `rnnlm train` run")
-
+    paths = RunPaths(p)
+    if not (paths.config.is_file() or paths.metrics.is_file() or paths.checkpoints.is_dir()):
+        raise RnnlmError(f"'{run_dir}' is not a run directory (no config.yaml, metrics.jsonl or "
+                         "checkpoints/ in it): pass the --out directory of a `rnnlm train` run")
 
 
 def ensure_dir(path):

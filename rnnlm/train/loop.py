@@ -27,7 +27,6 @@ from pathlib import Path
 from tqdm import tqdm
 
 from rnnlm.run.lock import RunLock
-from rnnlm.run.metrics import MetricsWriter
 from rnnlm.run.paths import RunPaths, ensure_dir
 from rnnlm.run.signals import NAMES, GracefulStop, Stopped
 
@@ -36,13 +35,16 @@ from .guard import on_nonfinite
 from .setup import setup
 from .state import Interval
 from .step import train_step
+from .tensorboard import check_extra, open_writer
 from .validate import evaluate_and_checkpoint, save
 
 
 def run_loop(run, stop=None, progress=True):
     """Train to max_steps. `stop`: a GracefulStop whose flag ends the run after a checkpoint."""
     ts, t, comm = run.ts, run.cfg.train, run.comm
-    writer = MetricsWriter(run.paths.metrics) if comm.is_root else NullWriter()
+    first_step = ts.step
+    # metrics.jsonl, and TensorBoard when train.tensorboard; the root alone writes
+    writer = open_writer(run) if comm.is_root else NullWriter()
     bar = tqdm(total=t.max_steps, initial=ts.step, unit="step", file=sys.stderr,
                disable=not (progress and comm.is_root), dynamic_ncols=True)
     interval = Interval(ts)
@@ -77,7 +79,7 @@ def run_loop(run, stop=None, progress=True):
     finally:
         bar.close()
         writer.close()
-    return {"steps": ts.step, "tokens": ts.tokens, "valid_loss": last_valid,
+    return {"steps": ts.step, "first_step": first_step, "tokens": ts.tokens, "valid_loss": last_valid,
             "best_valid_loss": ts.best_valid if math.isfinite(ts.best_valid) else None,
             "clip_rate": ts.clip_count / max(ts.step, 1), "nonfinite_events": ts.nonfinite,
             "run_dir": str(run.paths.root)}
@@ -87,7 +89,10 @@ def train(cfg, out_dir, resume=False, progress=True, overwrite=False):
     """Train a model as the config says, in out_dir; returns a summary dict.
 
     Holds the run directory's lock throughout; SIGINT/SIGTERM stop it after a checkpoint."""
+    if cfg.train.tensorboard:
+        check_extra()  # a missing extra is one line, before anything is created
     paths = RunPaths(Path(out_dir))
+    created = _missing_dirs(paths.root)
     ensure_dir(paths.root)
     comm = world()  # under mpiexec: this rank; an exception on any rank ends the whole job
     stop = GracefulStop()
@@ -97,5 +102,28 @@ def train(cfg, out_dir, resume=False, progress=True, overwrite=False):
                 run = comm.together(lambda: setup(cfg, paths.root, resume, overwrite))
                 with stop:
                     return run_loop(run, stop, progress)
+        except BaseException:
+            if comm.is_root:  # a failed start leaves no empty run directory
+                _remove_if_empty([paths.checkpoints, *created])
+            raise
         finally:
             stop.release_held()  # the lock is gone: a Ctrl-C held back during cleanup lands now
+
+
+def _missing_dirs(path):
+    """The directories that creating `path` would create, deepest first."""
+    missing = []
+    for p in [path, *path.parents]:
+        if p.exists():
+            break
+        missing.append(p)
+    return missing
+
+
+def _remove_if_empty(dirs):
+    """rmdir each directory that is empty (in order); one holding anything stays untouched."""
+    for d in dirs:
+        try:
+            d.rmdir()
+        except OSError:
+            pass

@@ -13,6 +13,7 @@ from rnnlm.data.batching import batchify, check_trainable
 from rnnlm.data.corpus import load_corpus
 from rnnlm.data.tokenizers import tokenizer_from_dict
 from rnnlm.errors import CheckpointError, DataError, RnnlmError, UnknownSymbolsError
+from rnnlm.infer.evaluate import protocol_words, validation_streams
 from rnnlm.model import init_params
 from rnnlm.run.checkpoints import check_compatible, find_checkpoint, restore
 from rnnlm.run.metrics import truncate_metrics
@@ -63,7 +64,7 @@ def setup(cfg, out_dir, resume=False, overwrite=False) -> Run:
     streams = comm.shard(batchify(corpus.train, t.batch_size))  # (B/K, N): this rank's rows
     spec = build.model_spec(cfg, corpus.tokenizer.vocab_size)
     n_valid = len(corpus.valid)
-    valid = batchify(corpus.valid, max(1, min(t.batch_size, (n_valid - 1) // 2))) \
+    valid = batchify(corpus.valid, validation_streams(n_valid, t.batch_size)) \
         if n_valid >= 3 and comm.is_root else None  # the root alone evaluates
     rng = np.random.default_rng(t.seed)
     params = init_params(spec, rng, dtype, build.init_spec(cfg))
@@ -74,6 +75,10 @@ def setup(cfg, out_dir, resume=False, overwrite=False) -> Run:
               build.optimizer(cfg, params), build.schedule(cfg), ts, dtype, comm, xp)
     if saved:
         restore_run(run, *saved)
+        if run.ts.step >= t.max_steps:
+            raise RnnlmError(f"--resume: '{paths.root}' is already at step {run.ts.step} and "
+                             f"train.max_steps is {t.max_steps}: nothing more to train; to go "
+                             f"on, resume with --set train.max_steps=N (N > {run.ts.step})")
         if saved[2].get("world_size", 1) != comm.size:
             comm.say(f"rnnlm: note: the run was trained on {saved[2].get('world_size', 1)} "
                      f"process(es) and continues on {comm.size}: the same math, though not bit "
@@ -89,6 +94,9 @@ def setup(cfg, out_dir, resume=False, overwrite=False) -> Run:
         except OSError as e:
             raise RnnlmError(f"cannot write {paths.config}: {e.strerror or e}; free disk "
                              "space or fix the run directory's permissions") from None
+        if valid is not None:
+            say(f"validation loss: {n_valid} tokens as {protocol_words(valid.shape[0], t.bptt)} "
+                "(the same as `rnnlm eval RUN --split valid`)")
     return run
 
 
