@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -67,30 +68,39 @@ def byte_run(corpus):
     return out
 
 
-def _fake_generate(text):
-    """A generate() that yields the UTF-8 bytes of `text`, one id each (what a byte model does)."""
-    def generate(params, spec, prompt_ids, length, rng, *args):
-        yield from text.encode("utf-8")
-    return generate
+def _fake_sampler(text):
+    """A Sampler whose steps give the UTF-8 bytes of `text`, one id each (what a byte model does)."""
+    class FakeSampler:
+        def __init__(self, *args, **kwargs):
+            self.todo = list(text.encode("utf-8"))
+
+        def prime(self, *args, **kwargs):
+            pass
+
+        def step(self):
+            return np.array([self.todo.pop(0)])
+    return FakeSampler
 
 
 # ---------------------------------------------------------------- defects
 def test_1_byte_model_streams_whole_characters(byte_run, monkeypatch, corpus, tmp_path):
-    monkeypatch.setattr("rnnlm.infer.sample.generate", _fake_generate(" Fluß, Über"))
-    r = run("sample", byte_run, "--prompt", "Über allen", "--length", 11)
+    monkeypatch.setattr("rnnlm.infer.generate.Sampler", _fake_sampler(" Fluß, Über"))
+    r = run("sample", byte_run, "--prompt", "Über allen", "--length", 13)  # 13 bytes
     assert r.exit_code == 0, r.output
     assert r.stdout == "Über allen Fluß, Über\n" and "\ufffd" not in r.stdout
     # the sample at the end of training goes through the same decoder
     r = run("train", "--corpus", corpus, "--out", tmp_path / "b", "--no-progress",
-            *sets(*SMALL, "data.tokenizer=byte", "train.max_steps=3", "train.sample_length=11"))
+            *sets(*SMALL, "data.tokenizer=byte", "train.max_steps=3", "train.sample_length=13"))
     assert r.exit_code == 0, r.output
     assert "--- sample ---" in r.stderr and r.stdout == " Fluß, Über\n"
 
 
-def test_2_top_p_zero_is_greedy_and_a_negative_seed_is_one_error(char_run):
+def test_2_top_p_zero_and_a_negative_seed_are_one_error_each(char_run):
+    # --top-p must be in (0, 1] (the generation issue); 0 was a traceback, now one line
     r = run("sample", char_run, "--top-p", 0, "--length", 30, "--seed", 1)
-    assert r.exit_code == 0, r.output
-    assert r.stdout == run("sample", char_run, "--temperature", 0, "--length", 30).stdout
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    errors = [line for line in r.stderr.splitlines() if line.startswith("rnnlm: error:")]
+    assert len(errors) == 1 and "--top-p" in errors[0]
     r = run("sample", char_run, "--seed", -1)
     assert r.exit_code == 2 and "Traceback" not in r.output and "--seed" in r.output
 

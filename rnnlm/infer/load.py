@@ -23,11 +23,27 @@ class LoadedRun:
     path: Path | None = None  # the checkpoint file read
 
 
-def load_run(run_dir, which="best"):
-    """The config, tokenizer and parameters of a run's checkpoint ('best', else 'last')."""
-    check_run_dir(run_dir)
+def checkpoint_path(run_dir, which="best"):
+    """The checkpoint file `which` names: 'best' (else last when there is no best yet), 'last',
+    or a path: as given, or relative to the run's checkpoints/ folder."""
     paths = RunPaths(Path(run_dir))
-    path = paths.best if which == "best" and paths.best.is_file() else paths.last
+    if which.lower() in ("best", "last"):
+        return paths.best if which.lower() == "best" and paths.best.is_file() else paths.last
+    path = Path(which)
+    if not path.exists() and not path.is_absolute() and (paths.checkpoints / path).exists():
+        path = paths.checkpoints / path
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "not found"
+        raise CheckpointError(f"--checkpoint '{which}' {what}: give best, last, or the path of a "
+                              f"checkpoint file (such as {paths.checkpoints / 'last.npz'})")
+    return path
+
+
+def load_run(run_dir, which="best"):
+    """The config, tokenizer and parameters of a run's checkpoint: 'best' (else 'last'), 'last',
+    or the path of a checkpoint file (see checkpoint_path)."""
+    check_run_dir(run_dir)
+    path = checkpoint_path(run_dir, which)
     if not path.is_file():
         raise CheckpointError(f"run '{run_dir}' has no checkpoint yet: it is written every "
                               "train.eval_every steps and at the end; wait for the first one, or "

@@ -56,17 +56,38 @@ def draw(p, rngs):
     return np.array([np.searchsorted(c, x, side="right") for c, x in zip(cdf, u)])
 
 
-def prime(params, spec, prompt_ids, rows=1, start_id=0):
-    """Run the prompt through a zero state: (logits of its last position (rows, V), state).
-
-    An empty prompt starts from `start_id` (which is not part of the output)."""
+def prime(params, spec, prompt_ids, rows=1, start_id=0, state=None):
+    """Run the prompt through `state` (None: a zero state): (logits of its last position
+    (rows, V), the state after it). An empty prompt feeds `start_id` (not part of the output)."""
     prompt = np.asarray(prompt_ids, np.int64).reshape(-1)
     if prompt.size == 0:
         prompt = np.array([start_id])
-    dtype = params["head.W"].dtype
+    if state is None:
+        state = zero_state(spec, rows, params["head.W"].dtype)
     x = np.repeat(prompt[None, :], rows, axis=0)  # (rows, P)
-    logits, state, _ = forward(params, spec, x, zero_state(spec, rows, dtype))  # (P, rows, V)
+    logits, state, _ = forward(params, spec, x, state)  # (P, rows, V)
     return logits[-1], state
+
+
+class Sampler:
+    """N rows of generation, row i drawing with rngs[i]; the state is kept between calls, so a
+    prompt can continue where the last continuation ended (rnnlm sample --interactive)."""
+
+    def __init__(self, params, spec, rngs, temperature=1.0, top_k=0, top_p=1.0):
+        self.params, self.spec, self.rngs = params, spec, rngs
+        self.settings = (temperature, top_k, top_p)
+        self.state, self.last = None, None
+
+    def prime(self, prompt_ids, start_id=0, keep_state=False):
+        self.last, self.state = prime(self.params, self.spec, prompt_ids, len(self.rngs),
+                                      start_id, self.state if keep_state else None)
+
+    def step(self):
+        """Draw one token per row (N,), feed it through the model, return it."""
+        tokens = draw(distributions(self.last, *self.settings), self.rngs)
+        logits, self.state, _ = forward(self.params, self.spec, tokens[:, None], self.state)
+        self.last = logits[-1]  # (N, V)
+        return tokens
 
 
 def generate_rows(params, spec, prompt_ids, length, rngs, temperature=1.0, top_k=0, top_p=1.0,
@@ -74,12 +95,10 @@ def generate_rows(params, spec, prompt_ids, length, rngs, temperature=1.0, top_k
     """Yield `length` steps of new token ids, an array (N,) a step for N = len(rngs) rows.
 
     Every row starts from the same prompt; one forward per step serves all rows."""
-    last, state = prime(params, spec, prompt_ids, len(rngs), start_id)
+    sampler = Sampler(params, spec, rngs, temperature, top_k, top_p)
+    sampler.prime(prompt_ids, start_id)
     for _ in range(length):
-        tokens = draw(distributions(last, temperature, top_k, top_p), rngs)
-        yield tokens
-        logits, state, _ = forward(params, spec, tokens[:, None], state)  # (1, N, V)
-        last = logits[-1]
+        yield sampler.step()
 
 
 def generate(params, spec, prompt_ids, length, rng, temperature=1.0, top_k=0, top_p=1.0,
