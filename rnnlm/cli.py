@@ -152,27 +152,30 @@ def eval_(run_dir: RunArg,
           bptt: Annotated[int, typer.Option(min=1, help="Window length (state carried).")] = 256,
           checkpoint: Annotated[Which, typer.Option(help="Which checkpoint.")] = Which.best,
           json_: JsonOpt = False):
-    """Loss (nats/token), bits per token and perplexity on a text, state carried from zero."""
-    from .data.corpus import load_corpus, read_corpus
+    """Loss (nats/token), bits per token and per character, and perplexity on a text, state carried from zero."""
     from .errors import DataError
+    from .infer.data import file_text, split_text
     from .infer.evaluate import evaluate_ids, summary
     from .infer.load import load_run
     run = load_run(run_dir, checkpoint.value)
     if text is not None:
-        ids = run.tokenizer.encode(read_corpus(text, run.tokenizer.kind))
-        source = str(text)
+        ids, size, source = file_text(run, text)
     else:
-        corpus = load_corpus(run.config.data, run.tokenizer)
-        ids, source = getattr(corpus, split.value), f"{split.value} split of {run.config.data.corpus}"
+        ids, size, source = split_text(run, split.value)
     if len(ids) < 2:
         raise DataError(f"{source} has fewer than 2 tokens: nothing to evaluate; pick a longer text")
     loss, tokens = evaluate_ids(run.params, run.spec, ids, bptt)
-    result = dict(summary(loss, tokens), source=source, step=run.meta.get("step"))
+    result = dict(summary(loss, tokens, size), unknown=size.get("unknown", 0), source=source,
+                  step=run.meta.get("step"))
     if json_:
         _print_json(result)
     else:
+        per_char = (f", {result['bits_per_char']:.4f} bits/char, {result['bits_per_byte']:.4f} bits/byte"
+                    if result.get("bits_per_char") is not None else "")
+        unknown = f"; {result['unknown']} unknown token(s) scored as <unk>" if result["unknown"] else ""
         typer.echo(f"{source}: {tokens} tokens, loss {loss:.4f} nats/token, "
-                   f"{result['bits_per_token']:.4f} bits/token, perplexity {result['perplexity']:.3f}")
+                   f"{result['bits_per_token']:.4f} bits/token{per_char}, perplexity "
+                   f"{result['perplexity']:.3f}{unknown}")
 
 
 @app.command()

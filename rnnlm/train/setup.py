@@ -1,15 +1,15 @@
 """Setting a run up: a fresh start or the newest valid checkpoint, the data, the parameters, the
 optimizer and schedule, and the resolved config written to the run directory."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from rnnlm.config import build, save_config
-from rnnlm.console import say
+from rnnlm.console import say, warn
 from rnnlm.data.batching import batchify, check_trainable
-from rnnlm.data.corpus import load_corpus
+from rnnlm.data.corpus import absolute_paths, load_corpus
 from rnnlm.data.tokenizers import tokenizer_from_dict
 from rnnlm.errors import CheckpointError, DataError, RnnlmError, UnknownSymbolsError
 from rnnlm.model import init_params
@@ -35,9 +35,12 @@ class Run:
     schedule: object  # step -> lr
     ts: object  # TrainState
     dtype: np.dtype
+    data_files: dict = field(default_factory=dict)  # role -> fingerprint of the file trained on
+    valid_size: dict | None = None  # tokens, chars, bytes of the validation split's text
 
 
 def setup(cfg, out_dir, resume=False, overwrite=False) -> Run:
+    cfg = absolute_paths(cfg)  # the saved config records where the data is, wherever eval runs
     paths = RunPaths(Path(out_dir))
     dtype = build.dtype(cfg)
     saved = _resume_point(cfg, paths) if resume else _check_fresh(paths, overwrite)
@@ -50,6 +53,8 @@ def setup(cfg, out_dir, resume=False, overwrite=False) -> Run:
         raise DataError(f"--resume: the corpus does not fit the run's vocabulary ({e.count} "
                         f"character(s) not in the vocabulary, e.g. {', '.join(map(repr, e.symbols))}"
                         "): resume on the run's own corpus, or start a new run") from None
+    if saved:
+        _warn_if_changed(saved[2].get("data_files"), corpus.files)
     t = cfg.train
     check_trainable(len(corpus.train), t.batch_size, t.bptt)
     spec = build.model_spec(cfg, corpus.tokenizer.vocab_size)
@@ -60,7 +65,7 @@ def setup(cfg, out_dir, resume=False, overwrite=False) -> Run:
     params = init_params(spec, rng, dtype, build.init_spec(cfg))
     run = Run(cfg, paths, corpus.tokenizer, spec, batchify(corpus.train, t.batch_size), valid,
               params, build.optimizer(cfg, params), build.schedule(cfg),
-              fresh_state(spec, t.batch_size, dtype, rng), dtype)
+              fresh_state(spec, t.batch_size, dtype, rng), dtype, corpus.files, corpus.sizes.get("valid"))
     ensure_dir(paths.checkpoints)
     if saved:
         restore(run.params, run.opt, run.ts, saved[1], saved[2], saved[0])
@@ -73,6 +78,14 @@ def setup(cfg, out_dir, resume=False, overwrite=False) -> Run:
         raise RnnlmError(f"cannot write {paths.config}: {e.strerror or e}; free disk "
                          "space or fix the run directory's permissions") from None
     return run
+
+
+def _warn_if_changed(recorded, files):
+    for role, fp in (recorded or {}).items():
+        now = files.get(role)
+        if isinstance(fp, dict) and now and (fp.get("path") != now["path"] or fp.get("sha256") != now["sha256"]):
+            warn(f"--resume: the {role} file {now['path']} is not the one the run started on "
+                 f"({fp.get('path')}, sha256 {str(fp.get('sha256'))[:12]}): training continues on it")
 
 
 def _resume_point(cfg, paths):
