@@ -98,6 +98,9 @@ def line_cuts(path: str | os.PathLike, fractions: tuple[float, ...]) -> list[int
     cuts = []
     with open(p, "rb") as f:
         for frac in fractions:
+            if frac <= 0.0 or frac >= 1.0:
+                cuts.append(0 if frac <= 0.0 else size)
+                continue
             at = max(int(size * frac), cuts[-1] if cuts else 0)
             f.seek(at)
             while at < size:

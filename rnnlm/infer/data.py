@@ -40,10 +40,10 @@ def split_text(run, split):
     check_data_files(run)
     corpus = load_corpus(run.config.data, run.tokenizer)
     ids = getattr(corpus, split)
-    names = ", ".join(str(fp["path"]) for fp in corpus.files.values())
     if run.config.data.train and not run.config.data.test and split == "test":
         raise DataError("the run has no test file (data.test was not set): use --split valid, or --text FILE")
-    return ids, corpus.sizes.get(split, {}), f"{split} split of {names}"
+    fp = corpus.files.get(split) or corpus.files["corpus"]
+    return ids, corpus.sizes.get(split, {}), f"{split} split of {fp['path']}"
 
 
 def file_text(run, path):

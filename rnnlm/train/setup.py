@@ -2,6 +2,7 @@
 optimizer and schedule, and the resolved config written to the run directory."""
 
 from dataclasses import dataclass, field
+import time
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,7 @@ def setup(cfg, out_dir, resume=False, overwrite=False) -> Run:
     dtype = build.dtype(cfg)
     saved = _resume_point(cfg, paths) if resume else _check_fresh(paths, overwrite)
     tokenizer = tokenizer_from_dict(saved[2]["tokenizer"]) if saved else None
+    started = time.perf_counter()
     try:
         corpus = load_corpus(cfg.data, tokenizer)
     except UnknownSymbolsError as e:
@@ -53,6 +55,8 @@ def setup(cfg, out_dir, resume=False, overwrite=False) -> Run:
         raise DataError(f"--resume: the corpus does not fit the run's vocabulary ({e.count} "
                         f"character(s) not in the vocabulary, e.g. {', '.join(map(repr, e.symbols))}"
                         "): resume on the run's own corpus, or start a new run") from None
+    say(f"data: {len(corpus.train):,} training tokens, vocabulary {corpus.tokenizer.vocab_size:,} "
+        f"({corpus.tokenizer.kind}), ready in {time.perf_counter() - started:.2f} s")
     if saved:
         _warn_if_changed(saved[2].get("data_files"), corpus.files)
     t = cfg.train
