@@ -175,3 +175,13 @@ def test_char_nfc():
     restored = tokenizer_from_dict(tok.to_dict())
     assert restored.normalize == "nfc" and restored.encode("\u00e9").tolist() == tok.encode("e\u0301").tolist()
     assert CharTokenizer().fit(decomposed).vocab_size == 3  # without: e, t and the accent
+
+
+def test_tokenizer_needing_a_missing_extra_is_one_line(monkeypatch, tmp_path):
+    from rnnlm import registry
+    (tmp_path / "rnnlm_fake_spm.py").write_text("import sentencepiece_not_installed_here\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(registry.TOKENIZERS, "spm", registry.Entry("rnnlm_fake_spm:Tok", "needs an extra"))
+    with pytest.raises(ConfigError, match=r"needs the optional package 'sentencepiece_not_installed_here'.*"
+                                          r"pip install sentencepiece_not_installed_here"):
+        make_tokenizer("spm")
