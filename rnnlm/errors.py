@@ -39,6 +39,6 @@ class TextFileError(DataError):
     offset 3", ...) and ``fix`` the advice for a training corpus (the config's data.corpus); a
     command reading another file (`eval --text`) words its own fix from ``problem``."""
 
-    def __init__(self, path, problem, fix):
-        super().__init__(f"corpus '{path}' {problem}: {fix}")
+    def __init__(self, path, problem, fix, what="corpus"):
+        super().__init__(f"{what} '{path}' {problem}: {fix}")
         self.path, self.problem, self.fix = path, problem, fix

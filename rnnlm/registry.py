@@ -28,6 +28,10 @@ TOKENIZERS = {
                   "one token per Unicode character, vocabulary fitted on the corpus"),
     "byte": Entry("rnnlm.data.tokenizers.byte:ByteTokenizer",
                   "the 256 byte values of the UTF-8 text; never an unknown symbol"),
+    "word": Entry("rnnlm.data.tokenizers.word:WordTokenizer",
+                  "one token per word, <eos> at line ends, <unk> outside data.vocab_size"),
+    "bpe": Entry("rnnlm.data.tokenizers.bpe:BpeTokenizer",
+                 "byte-level byte-pair encoding learned on the training text to data.vocab_size"),
 }
 
 OPTIMIZERS = {

@@ -1,5 +1,7 @@
+import dataclasses
 import json
 import math
+import os
 
 import pytest
 import yaml
@@ -50,13 +52,17 @@ def test_file_values_and_round_trip(tmp_path):
     assert config_from_dict(d) == cfg
     out = tmp_path / "resolved.yaml"
     save_config(cfg, out)
-    assert load_config(out) == cfg
+    # a relative data path in a file is relative to the file's folder
+    moved = dataclasses.replace(cfg.data, corpus=str(tmp_path / "corpora" / "tiny-shakespeare.txt"))
+    assert load_config(out) == dataclasses.replace(cfg, data=moved)
     assert list(yaml.safe_load(out.read_text())) == ["data", "model", "train", "optim"]
 
 
 def test_every_default_survives_save_and_load(tmp_path):
     save_config(Config(), tmp_path / "d.yaml")
-    assert load_config(tmp_path / "d.yaml") == Config()
+    loaded = load_config(tmp_path / "d.yaml")
+    assert loaded.data.corpus == str(tmp_path / Config().data.corpus)  # relative to the file
+    assert dataclasses.replace(loaded, data=Config().data) == Config()
 
 
 def test_int_given_for_float_key(tmp_path):
@@ -72,7 +78,8 @@ def test_overrides():
     cfg = load_config(None, ["optim.lr=3e-3", "model.cell=gru", "train.batch_size=8", "data.corpus=on",
                              "optim.name = sgd"])
     assert cfg.optim.lr == 0.003 and cfg.model.cell == "gru" and cfg.train.batch_size == 8
-    assert cfg.data.corpus == "on"  # a str key keeps the typed text, not YAML's bool
+    assert cfg.data.corpus == os.path.join(os.getcwd(), "on")  # the typed text, not YAML's bool,
+    # made absolute against the current directory
     assert cfg.optim.name == "sgd"
 
 
@@ -152,7 +159,7 @@ def test_duplicate_keys(tmp_path):
     ("train.rollback_lr_factor=0", "train.rollback_lr_factor", "> 0"),
     ("model.cell=lstmm", "model.cell", "one of rnn_tanh, rnn_relu, gru, lstm"),
     ("optim.schedule=step", "optim.schedule", "one of constant, cosine, linear"),
-    ("data.tokenizer=word", "data.tokenizer", "one of char, byte"),
+    ("data.tokenizer=words", "data.tokenizer", "one of char, byte, word, bpe"),
     ("model.cell=", "model.cell", "must be a string"),
     ("optim.min_lr=1", "optim.min_lr", "must not exceed"),
 ])

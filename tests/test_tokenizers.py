@@ -92,7 +92,7 @@ def test_byte_tokenizer_random_bytes():
 
 def test_make_tokenizer_unknown():
     with pytest.raises(ConfigError, match="data.tokenizer"):
-        make_tokenizer("word")
+        make_tokenizer("wordpiece")
 
 
 @pytest.mark.parametrize("bad", [None, [], {"kind": "word"}, {"kind": "char"}, {"kind": "char", "chars": ""},

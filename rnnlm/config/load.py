@@ -147,6 +147,12 @@ def _build(raw: Any, source: str) -> Config:
     cfg = Config(**sections)
     if cfg.data.valid_fraction + cfg.data.test_fraction >= 1.0:
         raise ConfigError("config keys 'data.valid_fraction' + 'data.test_fraction' must be < 1: lower them")
+    if cfg.data.train and not cfg.data.valid:
+        raise ConfigError("config key 'data.train' is set but 'data.valid' is not: set data.valid to the "
+                          "validation text file (or drop data.train and use data.corpus with fractions)")
+    if (cfg.data.valid or cfg.data.test) and not cfg.data.train:
+        raise ConfigError("config key 'data.valid' or 'data.test' is set but 'data.train' is not: set "
+                          "data.train to the training text file")
     if cfg.optim.min_lr > cfg.optim.lr:
         raise ConfigError(f"config key 'optim.min_lr' ({cfg.optim.min_lr}) must not exceed 'optim.lr' "
                           f"({cfg.optim.lr}): lower optim.min_lr")
@@ -184,6 +190,25 @@ def _parse_yaml(text: str, source: str) -> Any:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise ConfigError(f"{source} is not valid YAML{where}: {problem}: fix the syntax there") from None
+
+
+DATA_PATHS = ("corpus", "train", "valid", "test")
+
+
+def _resolve_data_paths(raw: Any, base: Path) -> Any:
+    """Copy of `raw` with the relative data paths (data.corpus/train/valid/test) made absolute
+    against `base`: a config file's paths are relative to the file, --set paths to the current directory."""
+    data = raw.get("data") if isinstance(raw, dict) else None
+    if not isinstance(data, dict):
+        return raw
+    data = dict(data)
+    for key in DATA_PATHS:
+        value = data.get(key)
+        if isinstance(value, str) and value and not os.path.isabs(os.path.expanduser(value)):
+            data[key] = os.path.normpath(os.path.join(base, value))
+        elif isinstance(value, str) and value:
+            data[key] = os.path.expanduser(value)
+    return dict(raw, data=data)
 
 
 def _apply_overrides(raw: dict, overrides: Sequence[str]) -> dict:
@@ -231,10 +256,10 @@ def load_config(path: str | os.PathLike | None, overrides: Sequence[str] = ()) -
             text = p.read_text(encoding="utf-8")
         except UnicodeDecodeError as err:
             raise ConfigError(f"config file '{p}' is not UTF-8 text (byte {err.start}): save it as UTF-8") from None
-        raw = _parse_yaml(text, source)
+        raw = _resolve_data_paths(_parse_yaml(text, source), p.resolve().parent)
     if raw is not None and not isinstance(raw, dict):
         return _build(raw, source)  # raises: top level is not a mapping
-    return _build(_apply_overrides(raw or {}, overrides), source)
+    return _build(_resolve_data_paths(_apply_overrides(raw or {}, overrides), Path.cwd()), source)
 
 
 def apply_overrides(cfg: Config, overrides: Sequence[str]) -> Config:

@@ -22,9 +22,24 @@ def _key(default, meaning, *, choices=None, ge=None, gt=None, lt=None, le=None):
 class DataConfig:
     """Where the text comes from and how it becomes token ids."""
 
-    corpus: str = _key("corpora/tiny-shakespeare.txt", "path of the text file to train on")
+    corpus: str = _key("corpora/tiny-shakespeare.txt",
+                       "path of the text file to train on, cut into train/valid/test by the two fractions "
+                       "below (a relative path in a config file is relative to that file)")
+    train: str = _key("", "or: path of the training text file (PTB/WikiText layout: then data.valid is "
+                      "needed, data.test is optional, data.corpus and the fractions are not used)")
+    valid: str = _key("", "path of the validation text file (with data.train)")
+    test: str = _key("", "path of the test text file (with data.train; empty = none)")
     tokenizer: str = _key("char", registry.describe(registry.TOKENIZERS),
                           choices=registry.choices(registry.TOKENIZERS))
+    vocab_size: int = _key(0, "word: at most this many ids, <eos> and <unk> included (0 = no cap); "
+                           "bpe: the number of ids to learn (256 bytes + merges, e.g. 1024)", ge=0)
+    min_count: int = _key(1, "word: keep only words seen at least this often in the training text", ge=1)
+    lowercase: bool = _key(False, "word: lowercase the text before splitting it into words")
+    word_split: str = _key("whitespace", "word: how text becomes words: whitespace (runs of non-space "
+                           "characters) or punct (punctuation marks are words of their own)",
+                           choices=("whitespace", "punct"))
+    normalize: str = _key("none", "char, word, bpe: Unicode normalisation of the text before fitting and "
+                          "encoding (nfc: composed accents)", choices=("none", "nfc"))
     valid_fraction: float = _key(0.05, "share of the corpus held out for validation (after the train part)",
                                  ge=0.0, lt=0.5)
     test_fraction: float = _key(0.05, "share of the corpus held out for testing (the end of the text)",

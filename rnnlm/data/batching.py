@@ -13,7 +13,10 @@ from rnnlm.errors import ConfigError, DataError
 
 
 def batchify(ids: np.ndarray, batch_size: int) -> np.ndarray:
-    """Cut ids (N_total,) into B = batch_size contiguous streams: an int32 array (B, N), N = N_total // B.
+    """Cut ids (N_total,) into B = batch_size contiguous streams: an array (B, N), N = N_total // B.
+
+    The streams are int32, except that the id cache's uint16/uint32 memory maps stay what they are
+    (a view, not a copy: a corpus larger than memory is batched without reading it).
 
     Stream b is row b and holds ids[b*N : (b+1)*N]; the last N_total - B*N ids are dropped.
 
@@ -29,7 +32,9 @@ def batchify(ids: np.ndarray, batch_size: int) -> np.ndarray:
     """
     if batch_size < 1:
         raise ConfigError(f"config key 'train.batch_size' must be >= 1, got {batch_size}")
-    ids = np.asarray(ids, dtype=np.int32).reshape(-1)  # (N_total,)
+    ids = np.asarray(ids).reshape(-1)  # (N_total,)
+    if ids.dtype not in (np.dtype("<u2"), np.dtype("<u4")):
+        ids = ids.astype(np.int32, copy=False)
     n = len(ids) // batch_size
     return ids[:batch_size * n].reshape(batch_size, n)  # (B, N)
 
@@ -41,7 +46,7 @@ def num_windows(streams: np.ndarray, bptt: int) -> int:
 
 
 def window(streams: np.ndarray, i: int, bptt: int) -> tuple[np.ndarray, np.ndarray]:
-    """Window i: x = streams[:, i*T : i*T+t], y = streams[:, i*T+1 : i*T+1+t], both int32 (B, t) views.
+    """Window i: x = streams[:, i*T : i*T+t], y = streams[:, i*T+1 : i*T+1+t], both int32 (B, t).
 
     t = bptt except for the last window, which is shorter (t >= 1) so that no position is wasted."""
     n_win = num_windows(streams, bptt)
@@ -49,8 +54,8 @@ def window(streams: np.ndarray, i: int, bptt: int) -> tuple[np.ndarray, np.ndarr
         raise IndexError(f"window {i} out of range: these streams have {n_win} windows of length {bptt}")
     start = i * bptt
     t = min(bptt, streams.shape[1] - 1 - start)
-    x = streams[:, start:start + t]  # (B, t)
-    y = streams[:, start + 1:start + 1 + t]  # (B, t) the next token of each x
+    x = streams[:, start:start + t].astype(np.int32, copy=False)  # (B, t)
+    y = streams[:, start + 1:start + 1 + t].astype(np.int32, copy=False)  # (B, t) the next token of each x
     return x, y
 
 

@@ -39,7 +39,14 @@ def evaluate_ids(params, spec, ids, bptt=256, streams=1):
     return evaluate_streams(params, spec, batchify(np.asarray(ids), streams), bptt)
 
 
-def summary(loss, tokens=None):
-    """Loss in nats, bits per token and perplexity."""
-    return {"loss": loss, "bits_per_token": loss / math.log(2),
-            "perplexity": math.exp(min(loss, 700.0)), "tokens": tokens}
+def summary(loss, tokens=None, text=None):
+    """Loss in nats per token, bits per token and perplexity of `tokens` scored tokens; given the
+    size of the scored text, text = {"tokens", "chars", "bytes"}, also bits per character and per
+    UTF-8 byte, which compare across tokenizers: bits/char = bits/token x text tokens / characters."""
+    bits = loss / math.log(2)
+    out = {"loss": loss, "bits_per_token": bits, "perplexity": math.exp(min(loss, 700.0)), "tokens": tokens}
+    if text and text.get("tokens"):
+        out["chars"], out["bytes"] = text.get("chars"), text.get("bytes")
+        out["bits_per_char"] = bits * text["tokens"] / out["chars"] if out["chars"] else None
+        out["bits_per_byte"] = bits * text["tokens"] / out["bytes"] if out["bytes"] else None
+    return out

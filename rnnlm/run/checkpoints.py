@@ -9,6 +9,7 @@ A training checkpoint holds everything a resumed run needs to continue bit for b
           lr_scale, nonfinite, ...  the non-finite guard's state (rollbacks lower lr_scale)
           best_valid, interval      the best validation loss; the sums of the log interval so far
           config, tokenizer         what the run was started with
+          data_files                absolute path, size, mtime and sha256 of each data file
 
 Each checkpoint goes to checkpoints/last.npz and checkpoints/step-<step>.npz (the newest
 train.keep_checkpoints of those are kept), and to best.npz when validation improved.
@@ -30,8 +31,9 @@ RESUME_KEYS = ("model.*", "data.tokenizer", "data.valid_fraction", "data.test_fr
 _COUNTERS = ("step", "epoch", "window", "tokens", "clip_count", "nonfinite", "bad_streak")
 
 
-def training_checkpoint(params, opt, ts, cfg, tokenizer):
-    """(arrays, meta) of the whole training state; ts is the trainer's TrainState."""
+def training_checkpoint(params, opt, ts, cfg, tokenizer, data_files=None):
+    """(arrays, meta) of the whole training state; ts is the trainer's TrainState; data_files: the
+    fingerprint of each data file ({role: {path, size, mtime_ns, sha256}}), which eval checks."""
     arrays = dict(params)  # parameters under their own names: embed.W, rnn.0.W_x, ...
     arrays.update(join_arrays("optim", opt.state_dict()))
     for l, layer in enumerate(ts.state):
@@ -41,6 +43,8 @@ def training_checkpoint(params, opt, ts, cfg, tokenizer):
     meta.update(best_valid=ts.best_valid if math.isfinite(ts.best_valid) else None,
                 lr_scale=ts.lr_scale, rng=ts.rng.bit_generator.state, interval=ts.log,
                 config=config_to_dict(cfg), tokenizer=tokenizer.to_dict())
+    if data_files:
+        meta["data_files"] = data_files
     return arrays, meta
 
 

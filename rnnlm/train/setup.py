@@ -1,16 +1,17 @@
 """Setting a run up: a fresh start or the newest valid checkpoint, the data, the parameters, the
 optimizer and schedule, and the resolved config written to the run directory."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+import time
 from pathlib import Path
 
 import numpy as np
 
 from rnnlm import backend
 from rnnlm.config import build, save_config
-from rnnlm.console import say
+from rnnlm.console import say, warn
 from rnnlm.data.batching import batchify, check_trainable
-from rnnlm.data.corpus import load_corpus
+from rnnlm.data.corpus import absolute_paths, load_corpus
 from rnnlm.data.tokenizers import tokenizer_from_dict
 from rnnlm.errors import CheckpointError, DataError, RnnlmError, UnknownSymbolsError
 from rnnlm.infer.evaluate import protocol_words, validation_streams
@@ -40,9 +41,12 @@ class Run:
     dtype: np.dtype
     comm: object  # distributed.Single, or distributed.Mpi under mpiexec: the ranks' hooks
     xp: object  # the array module (train.backend); the data stays numpy on the host
+    data_files: dict = field(default_factory=dict)  # role -> fingerprint of the file trained on
+    valid_size: dict | None = None  # tokens, chars, bytes of the validation split's text
 
 
 def setup(cfg, out_dir, resume=False, overwrite=False) -> Run:
+    cfg = absolute_paths(cfg)  # the saved config records where the data is, wherever eval runs
     paths = RunPaths(Path(out_dir))
     comm, xp = world(), backend.get(cfg.train.backend)
     dtype = build.dtype(cfg)
@@ -51,6 +55,7 @@ def setup(cfg, out_dir, resume=False, overwrite=False) -> Run:
     else:
         saved = _check_fresh(paths, overwrite) if comm.is_root else None
     tokenizer = tokenizer_from_dict(saved[2]["tokenizer"]) if saved else None
+    started = time.perf_counter()
     try:
         corpus = load_corpus(cfg.data, tokenizer)
     except UnknownSymbolsError as e:
@@ -59,6 +64,10 @@ def setup(cfg, out_dir, resume=False, overwrite=False) -> Run:
         raise DataError(f"--resume: the corpus does not fit the run's vocabulary ({e.count} "
                         f"character(s) not in the vocabulary, e.g. {', '.join(map(repr, e.symbols))}"
                         "): resume on the run's own corpus, or start a new run") from None
+    comm.say(f"data: {len(corpus.train):,} training tokens, vocabulary {corpus.tokenizer.vocab_size:,} "
+        f"({corpus.tokenizer.kind}), ready in {time.perf_counter() - started:.2f} s")
+    if saved:
+        _warn_if_changed(saved[2].get("data_files"), corpus.files)
     t = cfg.train
     check_trainable(len(corpus.train), t.batch_size, t.bptt)
     streams = comm.shard(batchify(corpus.train, t.batch_size))  # (B/K, N): this rank's rows
@@ -72,7 +81,8 @@ def setup(cfg, out_dir, resume=False, overwrite=False) -> Run:
     ts = fresh_state(spec, streams.shape[0], dtype, rng)
     ts.state = _to_device(ts.state, xp)
     run = Run(cfg, paths, corpus.tokenizer, spec, streams, valid, params,
-              build.optimizer(cfg, params), build.schedule(cfg), ts, dtype, comm, xp)
+              build.optimizer(cfg, params), build.schedule(cfg), ts, dtype, comm, xp,
+              corpus.files, corpus.sizes.get("valid"))
     if saved:
         restore_run(run, *saved)
         if run.ts.step >= t.max_steps:
@@ -110,6 +120,14 @@ def restore_run(run, path, arrays, meta):
 
 def _to_device(state, xp):
     return tuple(tuple(backend.to_device(s, xp) for s in layer) for layer in state)
+
+
+def _warn_if_changed(recorded, files):
+    for role, fp in (recorded or {}).items():
+        now = files.get(role)
+        if isinstance(fp, dict) and now and (fp.get("path") != now["path"] or fp.get("sha256") != now["sha256"]):
+            warn(f"--resume: the {role} file {now['path']} is not the one the run started on "
+                 f"({fp.get('path')}, sha256 {str(fp.get('sha256'))[:12]}): training continues on it")
 
 
 def _resume_point(cfg, paths):

@@ -19,7 +19,8 @@ def save(run, best=False):
     flat = iter(flat)
     state = tuple(tuple(next(flat) for _ in layer) for layer in run.ts.state)
     ts = dataclasses.replace(run.ts, state=state)
-    arrays, meta = training_checkpoint(run.params, run.opt, ts, run.cfg, run.tokenizer)
+    arrays, meta = training_checkpoint(run.params, run.opt, ts, run.cfg, run.tokenizer,
+                                        run.data_files)
     meta["world_size"] = run.comm.size
     save_training(run.paths, arrays, meta, run.cfg.train.keep_checkpoints, best)
 
@@ -46,10 +47,12 @@ def evaluate_and_checkpoint(run, writer):
         ts.best_valid = valid
     record = {"kind": "eval", "step": ts.step, "tokens": ts.tokens, "world_size": run.comm.size}
     if valid is not None:
-        s = summary(valid)
+        s = summary(valid, text=run.valid_size)
         record.update(valid_loss=valid, valid_bits_per_token=s["bits_per_token"],
-                      valid_perplexity=s["perplexity"], best=improved)
-        say(f"step {ts.step}: valid loss {valid:.4f} nats/token, "
+                      valid_perplexity=s["perplexity"], valid_bits_per_char=s.get("bits_per_char"),
+                      valid_bits_per_byte=s.get("bits_per_byte"), best=improved)
+        per_char = f", {s['bits_per_char']:.4f} bits/char" if s.get("bits_per_char") is not None else ""
+        say(f"step {ts.step}: valid loss {valid:.4f} nats/token{per_char}, "
             f"perplexity {record['valid_perplexity']:.2f}" + (" (best)" if improved else ""))
     writer.write(record)
     save(run, best=improved or valid is None)

@@ -12,7 +12,15 @@ def tokenizer_class(kind: str) -> type:
     if kind not in registry.TOKENIZERS:
         raise ConfigError(f"unknown tokenizer '{kind}': set data.tokenizer to one of "
                           f"{', '.join(registry.TOKENIZERS)}")
-    return registry.load(registry.TOKENIZERS, kind)
+    try:
+        return registry.load(registry.TOKENIZERS, kind)
+    except ModuleNotFoundError as e:
+        missing = (e.name or "").partition(".")[0]
+        if not missing or missing == "rnnlm":
+            raise
+        raise ConfigError(f"data.tokenizer={kind} needs the optional package '{missing}', which is not "
+                          f"installed: run `pip install {missing}` in rnnlm's environment, or choose "
+                          "another data.tokenizer") from None
 
 
 def make_tokenizer(kind: str, data_cfg: Any = None) -> Tokenizer:

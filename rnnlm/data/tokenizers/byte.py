@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import StreamDecoder, Tokenizer, as_ids
+from .base import StreamDecoder, Tokenizer, as_ids, bytes_chars
 
 
 class ByteTokenizer(Tokenizer):
@@ -19,10 +19,6 @@ class ByteTokenizer(Tokenizer):
     kind = "byte"
     reads_bytes = True
     vocab_size = 256
-
-    def fit(self, text: Any) -> "ByteTokenizer":
-        """No-op: the vocabulary is fixed. Returns self."""
-        return self
 
     def encode(self, text: str | bytes, unknown: str = "error") -> np.ndarray:
         """Text (UTF-8 encoded) or raw bytes -> ids (N,) int32. `unknown` is accepted for a common API."""
@@ -36,6 +32,11 @@ class ByteTokenizer(Tokenizer):
     def decode(self, ids: Any) -> str:
         """ids -> text; invalid UTF-8 becomes U+FFFD."""
         return self.decode_bytes(ids).decode("utf-8", errors="replace")
+
+    def text_size(self, ids: Any) -> tuple[int, int]:
+        """(characters, bytes): one byte per id; characters are the bytes that start one."""
+        arr = np.asarray(ids).reshape(-1)
+        return bytes_chars(arr), int(arr.size)
 
     def stream_decoder(self) -> "Utf8StreamDecoder":
         return Utf8StreamDecoder(self)
