@@ -283,6 +283,10 @@ def eval_(run_dir: RunArg,
               min=1, metavar="N", help="Cut the text into N parallel streams, each from a zero "
                                        "state (default: as training validates, train.batch_size, "
                                        "fewer for a short text); 1 = one sequence.")] = None,
+          per_token: Annotated[Optional[Path], typer.Option(
+              metavar="FILE", help="Also write each token's text and log-probability to FILE as "
+                                   "JSON lines (scores the text as one stream; FILE must not "
+                                   "exist yet).")] = None,
           checkpoint: CheckpointOpt = "best",
           json_: JsonOpt = False):
     """Loss (nats/token), bits per token and per character, and perplexity on a text, measured
@@ -308,11 +312,19 @@ def eval_(run_dir: RunArg,
     if len(ids) < 2:
         raise DataError(f"{source} has fewer than 2 tokens: nothing to evaluate; pick a longer text")
     bptt = bptt or run.config.train.bptt
+    if per_token is not None:
+        if streams not in (None, 1):
+            raise RnnlmError("--per-token scores the text as one stream, in order: drop --streams")
+        streams = 1
     streams = streams or validation_streams(len(ids), run.config.train.batch_size)
     if streams > (len(ids) - 1) // 2 and streams > 1:
         raise DataError(f"--streams {streams} is too many for {source} ({len(ids)} tokens, each "
                         f"stream needs 2): use at most {max(1, (len(ids) - 1) // 2)}")
-    loss, tokens = evaluate_ids(run.params, run.spec, ids, bptt, streams)
+    if per_token is not None:
+        from .infer.per_token import write_per_token
+        loss, tokens = write_per_token(run, ids, bptt, per_token)
+    else:
+        loss, tokens = evaluate_ids(run.params, run.spec, ids, bptt, streams)
     result = dict(summary(loss, tokens, size), unknown=size.get("unknown", 0), source=source,
                   step=run.meta.get("step"), streams=streams, bptt=bptt)
     if json_:

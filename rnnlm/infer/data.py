@@ -4,8 +4,8 @@ on) or any text file, as ids with the size of their text (tokens, characters, by
 from pathlib import Path
 
 from rnnlm.data import idcache
-from rnnlm.data.corpus import data_files, load_corpus, read_corpus
-from rnnlm.data.tokenizers.base import bytes_chars, utf8_sizes
+from rnnlm.data.corpus import data_files, load_corpus
+from rnnlm.data.reader import check_file, iter_blocks
 from rnnlm.errors import DataError
 
 
@@ -47,11 +47,12 @@ def split_text(run, split):
 
 
 def file_text(run, path):
-    """(ids, {"tokens", "chars", "bytes", "unknown"}, source) of a text file, encoded whole."""
+    """(ids, {"tokens", "chars", "bytes", "unknown"}, source) of a text file of any size: encoded
+    in blocks into the id cache (.rnnlm-cache/ beside it, or $RNNLM_CACHE_DIR) and memory-mapped,
+    so a text larger than memory is scored window by window."""
     tok = run.tokenizer
-    text = read_corpus(path, tok.kind)
-    ids = tok.encode(text)
-    size = tok.text_size(ids)
-    if size is None:
-        size = utf8_sizes(text) if isinstance(text, str) else (bytes_chars(memoryview(text)), len(text))
-    return ids, {"tokens": len(ids), "chars": size[0], "bytes": size[1], "unknown": tok.unknown_count}, str(path)
+    p = check_file(path, "text", "--text")
+    blocks = lambda: iter_blocks(p, tok.reads_bytes, whole_words=not tok.reads_bytes)  # noqa: E731
+    enc = idcache.encode_part(p, tok, 0.0, 1.0, blocks)
+    size = {"tokens": len(enc.ids), "chars": enc.chars, "bytes": enc.bytes, "unknown": enc.unknown}
+    return enc.ids, size, str(path)

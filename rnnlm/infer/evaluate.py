@@ -5,7 +5,8 @@ import math
 import numpy as np
 
 from rnnlm.data.batching import batchify, iter_windows
-from rnnlm.model import evaluate_loss, zero_state
+from rnnlm.model import evaluate_loss, forward, zero_state
+from rnnlm.nn.heads import token_nll
 
 
 def evaluate_streams(params, spec, streams, bptt):
@@ -20,6 +21,17 @@ def evaluate_streams(params, spec, streams, bptt):
         total += loss * x.size
         count += x.size
     return total / max(count, 1), count
+
+
+def token_losses(params, spec, ids, bptt):
+    """The text as one stream from a zero state, window by window: yields (position of the first
+    target, targets (t,), -log p of each target (t,) in nats). Nothing but one window is held."""
+    streams = batchify(ids, 1)  # (1, N)
+    state = zero_state(spec, 1, params["head.W"].dtype)
+    for i, x, y in iter_windows(streams, bptt):
+        logits, state, _ = forward(params, spec, x, state)  # (t, 1, V)
+        nll = np.asarray(token_nll(logits[:, 0], y[0]), np.float64)
+        yield i * bptt + 1, y[0], nll
 
 
 def validation_streams(n_tokens, batch_size):
