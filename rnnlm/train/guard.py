@@ -40,7 +40,7 @@ def on_nonfinite(run, out, writer):
                              "back to: lower optim.lr or set optim.clip_norm")
         scale = ts.lr_scale * run.cfg.train.rollback_lr_factor
         nonfinite, streak = ts.nonfinite, ts.bad_streak
-        restore(run.params, run.opt, ts, *found[1:], found[0])
+        restore(run.params, run.opt, ts, *found[1:], found[0], run.schedule)
         ts.lr_scale, ts.nonfinite, ts.bad_streak = scale, nonfinite, streak
         writer.truncate(ts.step)  # the steps after the checkpoint are trained again
         record.update(step=ts.step, failed_step=failed, rolled_back_to=ts.step, lr_scale=scale)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from rnnlm.console import say
 from rnnlm.run.lock import RunLock
 from rnnlm.run.metrics import MetricsWriter
 from rnnlm.run.paths import RunPaths, ensure_dir
@@ -61,6 +62,10 @@ def run_loop(run, stop=None, progress=True):
                 if (t.eval_every and ts.step % t.eval_every == 0) or ts.step == t.max_steps:
                     last_valid, saved = evaluate_and_checkpoint(run, writer), True
                     interval.start = time.perf_counter()  # evaluation time is not training speed
+                    if t.early_stop and ts.stalls >= t.early_stop:
+                        say(f"rnnlm: early stop after step {ts.step}: no new best validation loss "
+                            f"in {ts.stalls} evaluations in a row (train.early_stop={t.early_stop})")
+                        break
             if stop is not None and stop.requested and ts.step < t.max_steps:
                 if not saved:
                     save(run)

@@ -63,7 +63,7 @@ def setup(cfg, out_dir, resume=False, overwrite=False) -> Run:
               fresh_state(spec, t.batch_size, dtype, rng), dtype)
     ensure_dir(paths.checkpoints)
     if saved:
-        restore(run.params, run.opt, run.ts, saved[1], saved[2], saved[0])
+        restore(run.params, run.opt, run.ts, saved[1], saved[2], saved[0], run.schedule)
         dropped = truncate_metrics(paths.metrics, run.ts.step)
         say(f"resuming from {saved[0]} at step {run.ts.step}"
             + (f"; dropped {dropped} metrics record(s) written after it" if dropped else ""))

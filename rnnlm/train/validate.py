@@ -9,14 +9,16 @@ from rnnlm.run.checkpoints import save_training, training_checkpoint
 
 def save(run, best=False):
     """Checkpoint the whole training state (last, step-N, and best when asked)."""
-    arrays, meta = training_checkpoint(run.params, run.opt, run.ts, run.cfg, run.tokenizer)
+    arrays, meta = training_checkpoint(run.params, run.opt, run.ts, run.cfg, run.tokenizer,
+                                       run.schedule)
     save_training(run.paths, arrays, meta, run.cfg.train.keep_checkpoints, best)
 
 
 def validation_loss(run):
     if run.valid is None:
         return None
-    loss, _ = evaluate_streams(run.params, run.spec, run.valid, run.cfg.train.bptt)
+    params = run.opt.eval_params(run.params)  # NT-ASGD: the averaged weights
+    loss, _ = evaluate_streams(params, run.spec, run.valid, run.cfg.train.bptt)
     return loss
 
 
@@ -30,6 +32,7 @@ def evaluate_and_checkpoint(run, writer):
     improved = valid is not None and math.isfinite(valid) and valid < ts.best_valid
     if improved:
         ts.best_valid = valid
+    ts.stalls = 0 if improved or valid is None else ts.stalls + 1
     record = {"kind": "eval", "step": ts.step, "tokens": ts.tokens}
     if valid is not None:
         s = summary(valid)
@@ -37,6 +40,11 @@ def evaluate_and_checkpoint(run, writer):
                       valid_perplexity=s["perplexity"], best=improved)
         say(f"step {ts.step}: valid loss {valid:.4f} nats/token, "
             f"perplexity {record['valid_perplexity']:.2f}" + (" (best)" if improved else ""))
+        notes = [n for n in (run.opt.observe(valid), run.schedule.observe(valid)) if n]
+        for note in notes:
+            say(f"step {ts.step}: {note}")
+        if notes:
+            record["notes"] = notes
     writer.write(record)
     save(run, best=improved or valid is None)
     return valid
