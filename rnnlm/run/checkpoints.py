@@ -11,6 +11,7 @@ A training checkpoint holds everything a resumed run needs to continue bit for b
           rng                       the dropout generator's bit-generator state
           lr_scale, nonfinite, ...  the non-finite guard's state (rollbacks lower lr_scale)
           best_valid, interval      the best validation loss; the sums of the log interval so far
+          stalls                    validations in a row without a new best (train.early_stop)
           config, tokenizer         what the run was started with
 
 Each checkpoint goes to checkpoints/last.npz and checkpoints/step-<step>.npz (the newest

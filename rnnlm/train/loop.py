@@ -6,7 +6,8 @@
         check loss and gradient norm are finite           # before clipping: clipping turns inf into NaN
         clip (global norm, then value); optimizer step
         every log_every: one "train" line in metrics.jsonl, with ‖∂L/∂h_t‖ for every t and layer
-        every eval_every: validation loss, checkpoints last (and best when it improved)
+        every eval_every: validation loss, checkpoints last (and best when it improved);
+                          optimizer and schedule observe it; train.early_stop may end the run
         on SIGINT/SIGTERM: finish the step, checkpoint, exit 130/143
 
 The pieces: setup.py (a fresh run or a resumed one), step.py (one step -> StepResult), guard.py
