@@ -35,12 +35,26 @@ TOKENIZERS = {
 }
 
 OPTIMIZERS = {
-    "sgd": Entry("rnnlm.optim.sgd:SGD", "stochastic gradient descent, optional momentum"),
-    "adam": Entry("rnnlm.optim.adam:Adam", "Adam with decoupled (AdamW-style) weight decay"),
+    "sgd": Entry("rnnlm.optim.sgd:SGD",
+                  "stochastic gradient descent, optional momentum (Nesterov too)"),
+    "adagrad": Entry("rnnlm.optim.adagrad:Adagrad",
+                  "lr / sqrt(sum of squared gradients), per weight (min-char-rnn)"),
+    "rmsprop": Entry("rnnlm.optim.rmsprop:RMSprop",
+                  "lr / sqrt(running mean of squared gradients), decay optim.alpha (char-rnn)"),
+    "adam": Entry("rnnlm.optim.adam:Adam", "Adam; weight_decay is L2, added to the gradient"),
+    "adamw": Entry("rnnlm.optim.adamw:AdamW", "Adam with decoupled weight decay (AdamW)"),
+    "ntasgd": Entry("rnnlm.optim.ntasgd:NTASGD",
+                  "SGD, then averaged SGD once validation stalls (AWD-LSTM's NT-ASGD)"),
 }
 
 SCHEDULES = {
     "constant": Entry("rnnlm.optim.schedules.constant:Constant", "the peak lr throughout"),
+    "step": Entry("rnnlm.optim.schedules.step:Step",
+                  "lr times gamma at each milestone, or every step_size steps"),
+    "exponential": Entry("rnnlm.optim.schedules.exponential:Exponential",
+                  "lr times gamma per step_size steps, smoothly"),
+    "plateau": Entry("rnnlm.optim.schedules.plateau:Plateau",
+                  "lr divided by factor when validation stalls for patience evaluations"),
     "cosine": Entry("rnnlm.optim.schedules.cosine:Cosine", "half a cosine from lr down to min_lr"),
     "linear": Entry("rnnlm.optim.schedules.linear:Linear", "a straight line from lr down to min_lr"),
 }

@@ -158,7 +158,7 @@ def test_duplicate_keys(tmp_path):
     ("optim.beta2=1", "optim.beta2", "< 1"),
     ("train.rollback_lr_factor=0", "train.rollback_lr_factor", "> 0"),
     ("model.cell=lstmm", "model.cell", "one of rnn_tanh, rnn_relu, gru, lstm"),
-    ("optim.schedule=step", "optim.schedule", "one of constant, cosine, linear"),
+    ("optim.schedule=stepwise", "optim.schedule", "one of constant, step, exponential, plateau, cosine, linear"),
     ("data.tokenizer=words", "data.tokenizer", "one of char, byte, word, bpe"),
     ("model.cell=", "model.cell", "must be a string"),
     ("optim.min_lr=1", "optim.min_lr", "must not exceed"),

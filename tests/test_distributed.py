@@ -231,3 +231,24 @@ def test_one_process_is_single():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean,
                           capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["Single", "1", "False"]
+
+
+@needs_mpi
+def test_validation_driven_schedules_move_alike_on_every_rank(tmp_path):
+    """The root evaluates; every rank must see its loss, or a plateau schedule, NT-ASGD's trigger
+    or early stopping would act on the root alone and the ranks would part ways."""
+    cfg = make_config(tmp_path, max_steps=40, eval_every=2, early_stop=6)
+    cfg.write_text(cfg.read_text().replace(
+        "optim: {schedule: cosine, warmup_steps: 5, lr: 0.01, clip_norm: 0.5}",
+        "optim: {name: ntasgd, nonmono: 2, schedule: plateau, patience: 1, factor: 2, lr: 0.5, "
+        "clip_norm: 0.5}"))
+    train(load_config(cfg), tmp_path / "one", progress=False)
+    done = mpirun(2, cfg, tmp_path / "two")
+    assert done.returncode == 0, done.stderr
+    a, b = records(tmp_path / "one", "train"), records(tmp_path / "two", "train")
+    assert [r["lr"] for r in b] == pytest.approx([r["lr"] for r in a], rel=1e-12)
+    assert len({r["lr"] for r in a}) > 1  # the plateau did lower the rate
+    one, _ = params(tmp_path / "one")
+    two, _ = params(tmp_path / "two")
+    for k in one:
+        np.testing.assert_allclose(two[k], one[k], rtol=0, atol=1e-6, err_msg=k)

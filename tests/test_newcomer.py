@@ -184,12 +184,15 @@ def test_failed_starts_leave_no_empty_run_directory(corpus, tmp_path):
 
 
 def test_did_you_mean_only_close_keys_and_choices_in_any_case(corpus, tmp_path):
-    for wrong, not_this in (("model.tied", "model.cell"), ("train.patience", "train.seed")):
+    for wrong, not_this in (("model.tied", "model.cell"), ("train.verbosity", "train.seed")):
         err = one_error_line(run("train", "--corpus", corpus, *sets(f"{wrong}=1")), wrong)
         assert not_this not in err.split("did you mean")[-1] and "describe_keys" not in err
         assert "did you mean" not in err and "the keys of section" in err
     assert "model.hidden_size" in one_error_line(
         run("train", "--corpus", corpus, *sets("model.hiden_size=8")), "did you mean")
+    # the right key in the wrong section is close: optim.patience, not train.patience
+    assert "optim.patience" in one_error_line(
+        run("train", "--corpus", corpus, *sets("train.patience=2")), "did you mean")
     assert load_config(None, ["model.cell=LSTM", "optim.name=Adam"]).model.cell == "lstm"
     assert list(tmp_path.iterdir()) == []
 

@@ -4,7 +4,11 @@ import numpy as np
 import pytest
 
 from rnnlm.optim import clip_by_norm, clip_by_value, global_norm, learning_rate
+from rnnlm.optim.adagrad import Adagrad
 from rnnlm.optim.adam import Adam
+from rnnlm.optim.adamw import AdamW
+from rnnlm.optim.ntasgd import NTASGD
+from rnnlm.optim.rmsprop import RMSprop
 from rnnlm.optim.sgd import SGD
 
 
@@ -61,3 +65,146 @@ def test_schedules():
     assert learning_rate(100, 1.0, "cosine", 0, 100, 0.1) == pytest.approx(0.1)
     assert learning_rate(25, 1.0, "linear", 0, 100) == pytest.approx(0.75)
     assert math.isclose(learning_rate(10, 2.0, "constant", 10, 100), 2.0)
+
+
+# Each optimizer's first steps against numbers worked out by hand from its update equations.
+# One-element parameters with gradients chosen so that the square roots come out whole.
+
+def _run(opt_cls, p0, grads, lr, **kw):
+    p = {"w": np.array(p0, dtype=float)}
+    opt = opt_cls(p, **kw)
+    seen = []
+    for g in grads:
+        opt.step(p, {"w": np.array(g, dtype=float)}, lr)
+        seen.append(p["w"].copy())
+    return np.array(seen), opt
+
+
+def test_sgd_nesterov_by_hand():
+    # mu 0.5, lr 0.1, g = 1 twice. v1 = 1, step g + mu v1 = 1.5 -> 1 - 0.15 = 0.85;
+    # v2 = 0.5 + 1 = 1.5, step 1 + 0.75 = 1.75 -> 0.85 - 0.175 = 0.675.
+    seen, _ = _run(SGD, [1.0], [[1.0], [1.0]], 0.1, momentum=0.5, nesterov=True)
+    np.testing.assert_allclose(seen[:, 0], [0.85, 0.675], rtol=1e-15)
+    with pytest.raises(ValueError):
+        SGD({"w": np.zeros(1)}, nesterov=True)
+
+
+def test_sgd_decoupled_weight_decay_by_hand():
+    # lr 0.1, wd 0.1, g 0.5: 2 - 0.1*0.1*2 = 1.98, - 0.1*0.5 = 1.93;
+    # 1.93 - 0.01*1.93 = 1.9107, - 0.05 = 1.8607.
+    seen, _ = _run(SGD, [2.0], [[0.5], [0.5]], 0.1, weight_decay=0.1)
+    np.testing.assert_allclose(seen[:, 0], [1.93, 1.8607], rtol=1e-14)
+
+
+def test_adagrad_by_hand():
+    # lr 0.1. Element 0: g 3 -> G 9, 1 - 0.1*3/3 = 0.9; g 4 -> G 25, 0.9 - 0.1*4/5 = 0.82;
+    # g 0 -> no move. Element 1: g -1 -> G 1, 0 + 0.1 = 0.1; g 0, 0 -> stays 0.1.
+    seen, opt = _run(Adagrad, [1.0, 0.0], [[3.0, -1.0], [4.0, 0.0], [0.0, 0.0]], 0.1)
+    np.testing.assert_allclose(seen, [[0.9, 0.1], [0.82, 0.1], [0.82, 0.1]], rtol=1e-7)
+    np.testing.assert_array_equal(opt.sum_squares["w"], [25.0, 1.0])
+    # L2 decay 0.5 with g 0: g' = 0.5, G 0.25, 1 - 0.1*0.5/0.5 = 0.9.
+    seen, _ = _run(Adagrad, [1.0], [[0.0]], 0.1, weight_decay=0.5)
+    assert seen[0, 0] == pytest.approx(0.9, rel=1e-7)
+
+
+def test_rmsprop_by_hand():
+    # alpha 0.96, lr 0.01. g 5: s = 0.04*25 = 1, 1 - 0.01*5/1 = 0.95;
+    # g 1: s = 0.96*1 + 0.04*1 = 1, 0.95 - 0.01*1/1 = 0.94;
+    # g -3: s = 0.96 + 0.04*9 = 1.32, 0.94 + 0.03/sqrt(1.32).
+    seen, opt = _run(RMSprop, [1.0], [[5.0], [1.0], [-3.0]], 0.01, alpha=0.96)
+    np.testing.assert_allclose(seen[:, 0], [0.95, 0.94, 0.94 + 0.03 / math.sqrt(1.32)], rtol=1e-7)
+    assert opt.square_avg["w"][0] == pytest.approx(1.32, rel=1e-14)
+
+
+def test_adam_weight_decay_is_l2_and_adamw_is_decoupled_by_hand():
+    # wd 0.5, lr 0.01, g 0 at w 1.
+    # adam:  g' = 0.5; m = 0.05, v = 0.00025; m^ = 0.5, v^ = 0.25; 1 - 0.01*0.5/0.5 = 0.99.
+    # adamw: m = v = 0, the Adam step is 0; the decay alone: 1 - 0.01*0.5*1 = 0.995.
+    seen, _ = _run(Adam, [1.0], [[0.0]], 0.01, weight_decay=0.5)
+    assert seen[0, 0] == pytest.approx(0.99, rel=1e-7)
+    seen, _ = _run(AdamW, [1.0], [[0.0]], 0.01, weight_decay=0.5)
+    assert seen[0, 0] == pytest.approx(0.995, rel=1e-12)
+
+
+def test_adamw_is_the_former_adam_bit_for_bit():
+    """AdamW = what `adam` computed before adamw existed: decay, then the Adam step, in that
+    float order (old checkpoints of adam runs with weight decay resume as adamw)."""
+    rng = np.random.default_rng(3)
+    p = {"w": rng.standard_normal(5).astype(np.float32)}
+    ref = p["w"].copy()
+    m, v = np.zeros(5, np.float32), np.zeros(5, np.float32)
+    opt = AdamW(p, weight_decay=0.1)
+    lr, b1, b2, f = 0.01, 0.9, 0.999, np.float32
+    for t in range(1, 4):
+        g = rng.standard_normal(5).astype(np.float32)
+        opt.step(p, {"w": g}, lr)
+        m = m * f(b1) + f(1 - b1) * g
+        v = v * f(b2) + f(1 - b2) * (g * g)
+        ref -= f(lr * 0.1) * ref
+        step = lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        ref -= f(step) * m / (np.sqrt(v) + f(1e-8 * math.sqrt(1 - b2 ** t)))
+    np.testing.assert_array_equal(p["w"], ref)
+    # without weight decay adam and adamw are the same update
+    a, b = {"w": ref.copy()}, {"w": ref.copy()}
+    oa, ob = Adam(a), AdamW(b)
+    for _ in range(3):
+        g = rng.standard_normal(5).astype(np.float32)
+        oa.step(a, {"w": g}, 0.01)
+        ob.step(b, {"w": g}, 0.01)
+    np.testing.assert_array_equal(a["w"], b["w"])
+
+
+@pytest.mark.parametrize("cls, kw", [(SGD, {"momentum": 0.9}), (Adagrad, {}), (RMSprop, {}),
+                                     (Adam, {}), (AdamW, {}), (NTASGD, {"nonmono": 1})])
+def test_state_dict_round_trip_continues_exactly(cls, kw):
+    rng = np.random.default_rng(1)
+    grads = [{"w": rng.standard_normal(3)} for _ in range(6)]
+    p = {"w": np.ones(3)}
+    opt = cls(p, **kw)
+    for i, g in enumerate(grads[:3]):
+        opt.step(p, {"w": g["w"].copy()}, 0.1)
+        opt.observe([2.0, 3.0, 2.5][i])  # NT-ASGD (nonmono 1) switches at 2.5 > min([2.0])
+    assert getattr(opt, "averaging", True)
+    state = {k: np.array(a, copy=True) for k, a in opt.state_dict().items()}
+    q = {"w": p["w"].copy()}
+    again = cls(q, **kw)
+    again.load_state_dict(state)
+    for g in grads[3:]:
+        opt.step(p, {"w": g["w"].copy()}, 0.1)
+        again.step(q, {"w": g["w"].copy()}, 0.1)
+    np.testing.assert_array_equal(p["w"], q["w"])
+    np.testing.assert_array_equal(opt.eval_params(p)["w"], again.eval_params(q)["w"])
+
+
+def test_ntasgd_trigger_on_a_scripted_validation_sequence():
+    """nonmono 2: switch when v > min(logs[:-2]). Sequence 5, 4, 3, 3.5, 3.6, 4.2:
+    3.5 against min(5) = 5 and 3.6 against min(5, 4) = 4: no (two evaluations without a new
+    best are not enough by this rule); 4.2 against min(5, 4, 3) = 3: switch."""
+    p = {"w": np.array([1.0])}
+    opt = NTASGD(p, nonmono=2)
+    notes = [opt.observe(v) for v in (5.0, 4.0, 3.0, 3.5, 3.6)]
+    assert notes == [None] * 5 and not opt.averaging
+    note = opt.observe(4.2)
+    assert opt.averaging and "4.2000 is worse than 3.0000" in note
+    assert opt.observe(9.0) is None and opt.logs == [5.0, 4.0, 3.0, 3.5, 3.6, 4.2]
+    assert opt.observe(float("nan")) is None
+
+
+def test_ntasgd_averages_the_weights_after_the_switch():
+    # lr 0.1, g 1: plain SGD moves 1 -> 0.9 -> 0.8; switch; then 0.7, 0.6, 0.5 with running
+    # averages 0.7, (0.7+0.6)/2 = 0.65, (0.7+0.6+0.5)/3 = 0.6. Training goes on from the raw 0.5.
+    p = {"w": np.array([1.0])}
+    opt = NTASGD(p, nonmono=1)
+    g = {"w": np.array([1.0])}
+    for v in (2.0, 1.0):
+        opt.step(p, g, 0.1)
+        opt.observe(v)
+    assert opt.eval_params(p) is p  # not averaging yet
+    opt.observe(3.0)  # 3.0 > min([2.0]): switch
+    assert opt.averaging and opt.eval_params(p) is p  # nothing averaged yet: the raw weights
+    want = [(0.7, 0.7), (0.6, 0.65), (0.5, 0.6)]
+    for raw, avg in want:
+        opt.step(p, g, 0.1)
+        assert p["w"][0] == pytest.approx(raw, rel=1e-14)
+        assert opt.eval_params(p)["w"][0] == pytest.approx(avg, rel=1e-14)
+    assert opt.count == 3

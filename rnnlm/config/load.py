@@ -156,7 +156,26 @@ def _build(raw: Any, source: str) -> Config:
     if cfg.optim.min_lr > cfg.optim.lr:
         raise ConfigError(f"config key 'optim.min_lr' ({cfg.optim.min_lr}) must not exceed 'optim.lr' "
                           f"({cfg.optim.lr}): lower optim.min_lr")
+    _check_optim(cfg.optim)
     return cfg
+
+
+def _check_optim(o) -> None:
+    """Optimizer and schedule keys that make no sense together: one line naming the fix."""
+    if o.nesterov and (o.momentum == 0 or o.name not in ("sgd", "ntasgd")):
+        raise ConfigError(f"config key 'optim.nesterov' needs optim.name sgd or ntasgd with "
+                          f"optim.momentum > 0 (got {o.name}, momentum {o.momentum}): set "
+                          "optim.momentum=0.9 or drop optim.nesterov")
+    if not o.milestones.strip():
+        return
+    if o.schedule != "step":
+        raise ConfigError(f"config key 'optim.milestones' is read only by optim.schedule=step (got "
+                          f"{o.schedule!r}): set optim.schedule=step or drop optim.milestones")
+    parts = [p.strip() for p in o.milestones.split(",")]
+    steps = [int(p) for p in parts if re.fullmatch(r"\d+", p)]
+    if len(steps) != len(parts) or 0 in steps or any(a >= b for a, b in zip(steps, steps[1:])):
+        raise ConfigError(f"config key 'optim.milestones' must be positive steps in increasing order, "
+                          f"comma-separated like \"1000,2000\"; got {o.milestones!r}")
 
 
 def _check_duplicates(node: Any, path: str, source: str, seen_nodes: set) -> None:

@@ -89,6 +89,8 @@ class TrainConfig:
     rollback_lr_factor: float = _key(0.5, "learning-rate multiplier applied at each rollback", gt=0.0, le=1.0)
     tensorboard: bool = _key(False, "also write TensorBoard event files to RUN_DIR/tensorboard (needs the "
                              "tensorboard extra: pip install -e '.[tensorboard]' in the checkout)")
+    early_stop: int = _key(0, "stop when this many validations in a row bring no new best loss (0 = off)",
+                           ge=0)
 
 
 @dataclass(frozen=True)
@@ -98,18 +100,36 @@ class OptimConfig:
     name: str = _key("adam", "optimizer: " + registry.describe(registry.OPTIMIZERS),
                      choices=registry.choices(registry.OPTIMIZERS))
     lr: float = _key(2e-3, "peak learning rate", gt=0.0)
-    momentum: float = _key(0.0, "SGD momentum (sgd only)", ge=0.0, lt=1.0)
-    beta1: float = _key(0.9, "Adam first-moment decay", ge=0.0, lt=1.0)
-    beta2: float = _key(0.999, "Adam second-moment decay", ge=0.0, lt=1.0)
-    eps: float = _key(1e-8, "Adam denominator epsilon", gt=0.0)
-    weight_decay: float = _key(0.0, "decoupled (AdamW-style) weight decay", ge=0.0)
+    momentum: float = _key(0.0, "momentum of sgd and ntasgd (0 = none)", ge=0.0, lt=1.0)
+    nesterov: bool = _key(False, "sgd, ntasgd: Nesterov momentum, step along g + momentum * v (needs momentum > 0)")
+    beta1: float = _key(0.9, "adam, adamw: first-moment decay", ge=0.0, lt=1.0)
+    beta2: float = _key(0.999, "adam, adamw: second-moment decay", ge=0.0, lt=1.0)
+    alpha: float = _key(0.95, "rmsprop: decay of the running mean of squared gradients (char-rnn: 0.95)",
+                        ge=0.0, lt=1.0)
+    eps: float = _key(1e-8, "adam, adamw, adagrad, rmsprop: epsilon added to the denominator's square root",
+                      gt=0.0)
+    weight_decay: float = _key(0.0, "weight decay: added to the gradient as L2 (adam, adagrad, rmsprop) or "
+                               "applied as w -= lr * wd * w (adamw, sgd, ntasgd)", ge=0.0)
+    nonmono: int = _key(5, "ntasgd: start averaging when a validation loss is worse than the best one "
+                        "from before the last nonmono evaluations", ge=1)
     clip_norm: float = _key(5.0, "clip the global L2 norm of all gradients to this (0 = off)", ge=0.0)
     clip_value: float = _key(0.0, "clip every gradient element to [-v, v] (0 = off)", ge=0.0)
     schedule: str = _key("constant", "learning-rate schedule after warmup: "
                          + registry.describe(registry.SCHEDULES),
                          choices=registry.choices(registry.SCHEDULES))
     warmup_steps: int = _key(0, "steps of linear warmup from 0 to lr", ge=0)
-    min_lr: float = _key(0.0, "learning rate reached at the end of a cosine/linear schedule", ge=0.0)
+    min_lr: float = _key(0.0, "learning rate reached at the end of cosine/linear; the floor of step, "
+                         "exponential and plateau", ge=0.0)
+    gamma: float = _key(0.5, "step, exponential: factor applied to the lr per decay", gt=0.0, le=1.0)
+    step_size: int = _key(1000, "step, exponential: steps per factor gamma", ge=1)
+    decay_start: int = _key(0, "step, exponential: step at which the decay begins (the first step "
+                            "decay comes step_size steps later)", ge=0)
+    milestones: str = _key("", "step: comma-separated increasing steps at which lr is multiplied by "
+                           "gamma, e.g. \"1000,2000\" (replaces step_size and decay_start; empty = off)")
+    factor: float = _key(2.0, "plateau: divide the lr by this on a stall (Mikolov: 2, word_language_model: 4)",
+                         gt=1.0)
+    patience: int = _key(1, "plateau: evaluations in a row without a new best validation loss before "
+                         "dividing the lr", ge=1)
 
 
 @dataclass(frozen=True)

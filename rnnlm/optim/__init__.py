@@ -1,6 +1,7 @@
 """Optimization: clipping, optimizers and learning-rate schedules (one module each, registered in
 rnnlm/registry.py). Imports only rnnlm.backend; every optimizer is a loop over the flat
-{name: array} dicts of parameters and gradients, with a flat ``state_dict`` for checkpoints.
+{name: array} dicts of parameters and gradients, with a flat ``state_dict`` for checkpoints
+(base.py: the interface, with the validation hooks ``observe`` and ``eval_params``).
 """
 
 from rnnlm import registry
@@ -14,7 +15,8 @@ def make_optimizer(optim_cfg, params):
 
 
 def make_schedule(optim_cfg, max_steps):
-    """The learning-rate schedule named by optim_cfg.schedule: a callable step -> lr."""
+    """The learning-rate schedule named by optim_cfg.schedule: a callable step -> lr, with
+    observe(valid_loss) and state_dict (schedules/base.py)."""
     return registry.load(registry.SCHEDULES, optim_cfg.schedule).from_config(optim_cfg, max_steps)
 
 

@@ -1,11 +1,24 @@
-"""Adam with bias correction; weight decay decoupled from the gradient (AdamW)."""
+"""adam: Adam with bias correction (Kingma & Ba); weight decay λ is L2, added to the gradient.
+
+    g ← g + λ·θ              (only when weight_decay > 0)
+    m ← β1·m + (1-β1)·g      v ← β2·v + (1-β2)·g²
+    θ ← θ - lr·m̂ / (sqrt(v̂) + ε),   m̂ = m/(1-β1^t), v̂ = v/(1-β2^t)
+
+With λ > 0 the decay is divided by sqrt(v̂) like the gradient: weights with large gradients are
+decayed less. adamw.py (AdamW) decouples it instead. With weight_decay 0 the two are the same
+update, bit for bit.
+"""
 
 import math
 
 from rnnlm.backend import array_module
 
+from .base import Optimizer
 
-class Adam:
+
+class Adam(Optimizer):
+    decoupled = False  # AdamW sets it: θ ← θ - lr·λ·θ outside the moments
+
     def __init__(self, params, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
         self.beta1, self.beta2, self.eps, self.weight_decay = beta1, beta2, eps, weight_decay
         self.m = {k: array_module(p).zeros_like(p) for k, p in params.items()}
@@ -27,16 +40,17 @@ class Adam:
             xp = array_module(p)
             g, m, v = grads[k], self.m[k], self.v[k]
             dt = p.dtype.type
+            if self.weight_decay and not self.decoupled:
+                g = g + dt(self.weight_decay) * p
             m *= dt(b1)
             m += dt(1.0 - b1) * g
             v *= dt(b2)
             v += dt(1.0 - b2) * (g * g)
-            if self.weight_decay:
+            if self.weight_decay and self.decoupled:
                 p -= dt(lr * self.weight_decay) * p
             p -= dt(step) * m / (xp.sqrt(v) + dt(eps))
 
     def state_dict(self):
-        """Flat {name: array}: a checkpoint stores it as plain npz arrays."""
         xp = array_module(*self.m.values())
         state = {"t": xp.asarray(self.t, dtype="int64")}
         state.update({f"m.{k}": a for k, a in self.m.items()})

@@ -1,17 +1,26 @@
-"""SGD: θ ← θ - lr·v, v ← μ·v + g (plain SGD when momentum μ = 0); decoupled weight decay."""
+"""sgd: θ ← θ - lr·d with d = g (plain), v (momentum) or g + μ·v (Nesterov), v ← μ·v + g.
+
+Weight decay is decoupled: θ ← θ - lr·λ·θ, applied next to the step (for plain SGD this is the
+same as adding λ·θ to the gradient; with momentum it keeps the decay out of the velocity).
+"""
 
 from rnnlm.backend import array_module
 
+from .base import Optimizer
 
-class SGD:
-    def __init__(self, params, momentum=0.0, weight_decay=0.0):
-        self.momentum, self.weight_decay = momentum, weight_decay
+
+class SGD(Optimizer):
+    def __init__(self, params, momentum=0.0, weight_decay=0.0, nesterov=False):
+        if nesterov and not momentum:
+            raise ValueError("Nesterov momentum needs momentum > 0")
+        self.momentum, self.weight_decay, self.nesterov = momentum, weight_decay, nesterov
         self.velocity = {k: array_module(p).zeros_like(p) for k, p in params.items()} \
             if momentum else {}
 
     @classmethod
     def from_config(cls, params, optim_cfg):
-        return cls(params, optim_cfg.momentum, optim_cfg.weight_decay)
+        o = optim_cfg
+        return cls(params, o.momentum, o.weight_decay, o.nesterov)
 
     def step(self, params, grads, lr):
         for k, p in params.items():
@@ -20,13 +29,12 @@ class SGD:
                 v = self.velocity[k]
                 v *= self.momentum
                 v += g
-                g = v
+                g = g + p.dtype.type(self.momentum) * v if self.nesterov else v
             if self.weight_decay:
                 p -= p.dtype.type(lr * self.weight_decay) * p
             p -= p.dtype.type(lr) * g
 
     def state_dict(self):
-        """Flat {name: array}: a checkpoint stores it as plain npz arrays."""
         return {f"velocity.{k}": v for k, v in self.velocity.items()}
 
     def load_state_dict(self, state):

@@ -3,11 +3,15 @@
 A training checkpoint holds everything a resumed run needs to continue bit for bit:
 
     <name>, optim/<name>            parameters (embed.W, ...) and optimizer state (Adam m, v, t)
+    raw/<name>                      the weights training continues from, when the model under
+                                    <name> is another set (NT-ASGD's average: opt.eval_params)
+    sched/<name>                    the learning-rate schedule's state (plateau: scale, best, ...)
     state/<l>.<i>                   the hidden state carried into the next window
     meta: step, epoch, window       where the run is in the training streams
           rng                       the dropout generator's bit-generator state
           lr_scale, nonfinite, ...  the non-finite guard's state (rollbacks lower lr_scale)
           best_valid, interval      the best validation loss; the sums of the log interval so far
+          stalls                    validations in a row without a new best (train.early_stop)
           config, tokenizer         what the run was started with
           data_files                absolute path, size, mtime and sha256 of each data file
 
@@ -28,14 +32,20 @@ from .checkpoint import atomic_write_bytes, checkpoint_bytes, join_arrays, load_
 # position. Others (max_steps, lr, eval_every, ...) may change between runs.
 RESUME_KEYS = ("model.*", "data.tokenizer", "data.valid_fraction", "data.test_fraction",
                "train.batch_size", "train.bptt", "train.dtype", "optim.name", "optim.momentum")
-_COUNTERS = ("step", "epoch", "window", "tokens", "clip_count", "nonfinite", "bad_streak")
+_COUNTERS = ("step", "epoch", "window", "tokens", "clip_count", "nonfinite", "bad_streak",
+             "stalls")
 
 
-def training_checkpoint(params, opt, ts, cfg, tokenizer, data_files=None):
+def training_checkpoint(params, opt, ts, cfg, tokenizer, schedule=None, data_files=None):
     """(arrays, meta) of the whole training state; ts is the trainer's TrainState; data_files: the
     fingerprint of each data file ({role: {path, size, mtime_ns, sha256}}), which eval checks."""
-    arrays = dict(params)  # parameters under their own names: embed.W, rnn.0.W_x, ...
+    model = opt.eval_params(params)  # what eval and sample read: the average under NT-ASGD
+    arrays = dict(model)  # parameters under their own names: embed.W, rnn.0.W_x, ...
+    if model is not params:
+        arrays.update(join_arrays("raw", params))
     arrays.update(join_arrays("optim", opt.state_dict()))
+    if schedule is not None:
+        arrays.update(join_arrays("sched", schedule.state_dict()))
     for l, layer in enumerate(ts.state):
         arrays.update({f"state/{l}.{i}": s for i, s in enumerate(layer)})
     arrays = {k: to_host(a) for k, a in arrays.items()}  # to the host only to be written
@@ -91,11 +101,18 @@ def check_compatible(cfg, meta, path):
     saved, now = meta.get("config"), config_to_dict(cfg)
     if not isinstance(saved, dict):
         raise CheckpointError(f"checkpoint '{path}' has no config: it was not written by `rnnlm train`")
+    if _former_adam(saved) and now["optim"]["name"] != "adamw":
+        raise CheckpointError(
+            f"--resume: the run was trained with weight decay by the former optimizer 'adam', "
+            "whose decay was decoupled; that optimizer is now called 'adamw' ('adam' adds the "
+            "decay to the gradient): resume with --set optim.name=adamw")
     for key in RESUME_KEYS:
         sec, _, name = key.partition(".")
         names = now[sec] if name == "*" else [name]
         for n in names:
             old = saved.get(sec, {}).get(n) if isinstance(saved.get(sec), dict) else None
+            if key == "optim.name" and _former_adam(saved):
+                old = "adamw"
             if old != now[sec][n]:
                 raise CheckpointError(
                     f"--resume: config key '{sec}.{n}' is {now[sec][n]!r} but the run was trained "
@@ -103,11 +120,21 @@ def check_compatible(cfg, meta, path):
                     "train.max_steps or optim.lr may change)")
 
 
-def restore(params, opt, ts, arrays, meta, path):
-    """Load a checkpoint's training state into params, opt and ts, in place."""
+def _former_adam(saved):
+    """Whether a saved config is from before `adamw` existed and used `adam` with weight decay:
+    that optimizer decayed the weights decoupled, which is what `adamw` does now."""
+    optim = saved.get("optim") if isinstance(saved, dict) else None
+    return (isinstance(optim, dict) and optim.get("name") == "adam" and "nesterov" not in optim
+            and isinstance(optim.get("weight_decay"), (int, float)) and optim["weight_decay"] > 0)
+
+
+def restore(params, opt, ts, arrays, meta, path, schedule=None):
+    """Load a checkpoint's training state into params, opt, ts (and schedule), in place.
+
+    A schedule whose state the checkpoint lacks (optim.schedule changed on resume) starts fresh."""
     try:
         for name, p in params.items():
-            a = arrays.get(name)
+            a = arrays.get(f"raw/{name}", arrays.get(name))
             if a is None or a.shape != p.shape or a.dtype != p.dtype:
                 raise CheckpointError(
                     f"checkpoint '{path}' parameter '{name}' is missing or has shape "
@@ -116,10 +143,14 @@ def restore(params, opt, ts, arrays, meta, path):
             p[...] = a
         opt_state = split_arrays(arrays, "optim")
         for k, a in opt.state_dict().items():
-            if k not in opt_state or opt_state[k].shape != a.shape:
+            grows = a.shape == (0,)  # a list kept as an array (NT-ASGD's logs): any length
+            if k not in opt_state or (opt_state[k].shape != a.shape and not grows):
                 raise CheckpointError(f"checkpoint '{path}' lacks optimizer state '{k}': it was "
                                       "trained with another optimizer; resume with its config")
         opt.load_state_dict(opt_state)
+        sched_state = split_arrays(arrays, "sched")
+        if schedule is not None and sched_state:
+            schedule.load_state_dict(sched_state)
         state = []
         for l, layer in enumerate(ts.state):
             tensors = []

@@ -114,6 +114,11 @@ class Single:
         """A checkpoint's arrays with the hidden state cut to this rank's rows."""
         return arrays
 
+    def share(self, value):
+        """The root's value on every rank (a validation loss: what every rank's schedule,
+        optimizer trigger and early stop must see alike)."""
+        return value
+
     def say(self, msg):
         say(msg)
 
@@ -199,6 +204,9 @@ class Mpi(Single):
             self.comm.Gather(a, whole, root=0)
             out.append(whole)
         return out if self.is_root else None
+
+    def share(self, value):
+        return self.comm.bcast(value, root=0)
 
     # ------------------------------------------------------------ talking and failing
     def together(self, fn):

@@ -6,7 +6,8 @@
         check loss and gradient norm are finite           # before clipping: clipping turns inf into NaN
         clip (global norm, then value); optimizer step
         every log_every: one "train" line in metrics.jsonl, with ‖∂L/∂h_t‖ for every t and layer
-        every eval_every: validation loss, checkpoints last (and best when it improved)
+        every eval_every: validation loss, checkpoints last (and best when it improved);
+                          optimizer and schedule observe it; train.early_stop may end the run
         on SIGINT/SIGTERM: finish the step, checkpoint, exit 130/143
 
 Under MPI (distributed.py) every rank runs this same loop on its rows of the batch: the step adds
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from rnnlm.console import say
 from rnnlm.run.lock import RunLock
 from rnnlm.run.paths import RunPaths, ensure_dir
 from rnnlm.run.signals import NAMES, GracefulStop, Stopped
@@ -69,6 +71,11 @@ def run_loop(run, stop=None, progress=True):
                 if (t.eval_every and ts.step % t.eval_every == 0) or ts.step == t.max_steps:
                     last_valid, saved = evaluate_and_checkpoint(run, writer), True
                     interval.start = time.perf_counter()  # evaluation time is not training speed
+                    if t.early_stop and ts.stalls >= t.early_stop:
+                        comm.say(f"rnnlm: early stop after step {ts.step}: no new best validation "
+                                 f"loss in {ts.stalls} evaluations in a row (train.early_stop="
+                                 f"{t.early_stop})")
+                        break
             signum = comm.stop_signal(stop, out)  # under MPI: the one every rank saw
             if signum and ts.step < t.max_steps:
                 if not saved:

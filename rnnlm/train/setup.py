@@ -114,7 +114,7 @@ def restore_run(run, path, arrays, meta):
     """Load a checkpoint into the run, in place: parameters, optimizer, counters, and this rank's
     rows of the hidden state, on the run's array module."""
     arrays = {k: backend.to_device(a, run.xp) for k, a in run.comm.local_rows(arrays).items()}
-    restore(run.params, run.opt, run.ts, arrays, meta, path)
+    restore(run.params, run.opt, run.ts, arrays, meta, path, run.schedule)
     run.ts.state = _to_device(run.ts.state, run.xp)
 
 

@@ -29,6 +29,7 @@ class TrainState:
     tokens: int = 0  # training tokens seen
     clip_count: int = 0  # steps on which clipping fired
     best_valid: float = math.inf
+    stalls: int = 0  # validations in a row without a new best (train.early_stop)
     lr_scale: float = 1.0  # lowered by each non-finite rollback
     nonfinite: int = 0  # non-finite events so far
     bad_streak: int = 0  # non-finite events since the last good step

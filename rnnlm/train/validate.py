@@ -20,7 +20,7 @@ def save(run, best=False):
     state = tuple(tuple(next(flat) for _ in layer) for layer in run.ts.state)
     ts = dataclasses.replace(run.ts, state=state)
     arrays, meta = training_checkpoint(run.params, run.opt, ts, run.cfg, run.tokenizer,
-                                        run.data_files)
+                                        run.schedule, run.data_files)
     meta["world_size"] = run.comm.size
     save_training(run.paths, arrays, meta, run.cfg.train.keep_checkpoints, best)
 
@@ -28,7 +28,8 @@ def save(run, best=False):
 def validation_loss(run):
     if run.valid is None:
         return None
-    loss, _ = evaluate_streams(run.params, run.spec, run.valid, run.cfg.train.bptt)
+    params = run.opt.eval_params(run.params)  # NT-ASGD: the averaged weights
+    loss, _ = evaluate_streams(params, run.spec, run.valid, run.cfg.train.bptt)
     return loss
 
 
@@ -37,23 +38,28 @@ def evaluate_and_checkpoint(run, writer):
 
     The eval record goes to metrics.jsonl before the checkpoint: a kill between the two leaves a
     record after the newest checkpoint, which a resume drops and writes again."""
-    ts = run.ts
-    if not run.comm.is_root:  # the root evaluates the whole split and writes; the rest help save
-        save(run)
-        return None
-    valid = validation_loss(run)
+    ts, comm = run.ts, run.comm
+    # the root evaluates the whole split; every rank then knows the loss, so the schedule, the
+    # optimizer's trigger and early stopping move alike on all of them
+    valid = comm.share(validation_loss(run) if comm.is_root else None)
     improved = valid is not None and math.isfinite(valid) and valid < ts.best_valid
     if improved:
         ts.best_valid = valid
-    record = {"kind": "eval", "step": ts.step, "tokens": ts.tokens, "world_size": run.comm.size}
+    ts.stalls = 0 if improved or valid is None else ts.stalls + 1
+    record = {"kind": "eval", "step": ts.step, "tokens": ts.tokens, "world_size": comm.size}
     if valid is not None:
         s = summary(valid, text=run.valid_size)
         record.update(valid_loss=valid, valid_bits_per_token=s["bits_per_token"],
                       valid_perplexity=s["perplexity"], valid_bits_per_char=s.get("bits_per_char"),
                       valid_bits_per_byte=s.get("bits_per_byte"), best=improved)
         per_char = f", {s['bits_per_char']:.4f} bits/char" if s.get("bits_per_char") is not None else ""
-        say(f"step {ts.step}: valid loss {valid:.4f} nats/token{per_char}, "
-            f"perplexity {record['valid_perplexity']:.2f}" + (" (best)" if improved else ""))
-    writer.write(record)
+        comm.say(f"step {ts.step}: valid loss {valid:.4f} nats/token{per_char}, "
+                 f"perplexity {record['valid_perplexity']:.2f}" + (" (best)" if improved else ""))
+        notes = [n for n in (run.opt.observe(valid), run.schedule.observe(valid)) if n]
+        for note in notes:
+            comm.say(f"step {ts.step}: {note}")
+        if notes:
+            record["notes"] = notes
+    writer.write(record)  # a NullWriter off the root
     save(run, best=improved or valid is None)
     return valid

@@ -1,10 +1,18 @@
 """What every learning-rate schedule shares: linear warm-up, then the schedule's own shape.
 
 A schedule is one module of this package, registered in rnnlm/registry.py (SCHEDULES): a
-subclass of Schedule that implements ``after_warmup(progress)``, progress running from 0 at the
-end of warm-up to 1 at train.max_steps. Schedules that react to validation (later: plateau)
-override ``observe`` and keep what they learn in ``state_dict`` for the checkpoint.
+subclass of Schedule, called with the 0-based step index (the number of steps already taken) and
+returning that step's learning rate. During the first optim.warmup_steps steps the rate rises
+linearly to the peak lr; after that a schedule gives either a shape over the training
+(``after_warmup(progress)``, progress running from 0 at the end of warm-up to 1 at
+train.max_steps) or a rate by step number (``lr_after_warmup(step)``, step counted from the
+start of training).
+
+Schedules that react to validation (plateau) override ``observe`` and keep what they learn in
+``state_dict`` (flat {name: array}); run/checkpoints.py stores it under `sched/`.
 """
+
+from rnnlm import backend
 
 
 class Schedule:
@@ -21,6 +29,9 @@ class Schedule:
         """The learning rate of (0-based) step."""
         if self.warmup_steps and step < self.warmup_steps:
             return self.base_lr * (step + 1) / self.warmup_steps
+        return self.lr_after_warmup(step)
+
+    def lr_after_warmup(self, step):
         span = max(self.max_steps - self.warmup_steps, 1)
         return self.after_warmup(min(max(step - self.warmup_steps, 0) / span, 1.0))
 
@@ -28,10 +39,16 @@ class Schedule:
         raise NotImplementedError
 
     def observe(self, valid_loss):
-        """A validation loss was measured (schedules that react to it override this)."""
+        """A validation loss was measured. Returns a one-line note for the log, or None."""
+        return None
 
     def state_dict(self):
         return {}
 
     def load_state_dict(self, state):
         pass
+
+
+def scalar(value, dtype="float64"):
+    """A 0-d host array for a state_dict entry (checkpoints hold arrays only)."""
+    return backend.get().asarray(value, dtype=dtype)
