@@ -16,7 +16,7 @@ from rnnlm.nn.heads import cross_entropy, softmax_cross_entropy
 from rnnlm.nn.layers import (dropout_backward, dropout_forward, embedding_backward,
                              embedding_forward, linear_backward, linear_forward)
 
-from .params import layer_params, zero_state
+from .params import layer_params
 
 
 class LMCache(NamedTuple):

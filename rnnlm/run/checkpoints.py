@@ -103,7 +103,7 @@ def check_compatible(cfg, meta, path):
         raise CheckpointError(f"checkpoint '{path}' has no config: it was not written by `rnnlm train`")
     if _former_adam(saved) and now["optim"]["name"] != "adamw":
         raise CheckpointError(
-            f"--resume: the run was trained with weight decay by the former optimizer 'adam', "
+            "--resume: the run was trained with weight decay by the former optimizer 'adam', "
             "whose decay was decoupled; that optimizer is now called 'adamw' ('adam' adds the "
             "decay to the gradient): resume with --set optim.name=adamw")
     for key in RESUME_KEYS:

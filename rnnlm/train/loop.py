@@ -27,7 +27,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from rnnlm.console import say
 from rnnlm.run.lock import RunLock
 from rnnlm.run.paths import RunPaths, ensure_dir
 from rnnlm.run.signals import NAMES, GracefulStop, Stopped

@@ -3,7 +3,6 @@
 import dataclasses
 import math
 
-from rnnlm.console import say
 from rnnlm.infer.evaluate import evaluate_streams, summary
 from rnnlm.run.checkpoints import save_training, training_checkpoint
 

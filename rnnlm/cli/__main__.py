@@ -1,0 +1,5 @@
+"""`python -m rnnlm.cli ...`."""
+
+from rnnlm.cli import main
+
+main()

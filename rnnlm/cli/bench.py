@@ -1,0 +1,51 @@
+"""`rnnlm bench`: training-step speed and memory, beside PyTorch."""
+
+import sys
+from typing import Annotated
+
+import typer
+
+from rnnlm.errors import RnnlmError
+
+from .app import JsonOpt, _print_json, app, user_errors
+
+@app.command()
+@user_errors
+def bench(configs: Annotated[str, typer.Option(
+              metavar="A,B,...", help="Comma-separated: a, b, c, d-gru, d-rnn, default.")] = "a,b,d-gru,d-rnn",
+          threads: Annotated[str, typer.Option(
+              metavar="N,...", help="Comma-separated BLAS thread counts, e.g. 1,2; each is measured.")] = "1,2",
+          seconds: Annotated[float, typer.Option(
+              min=0.0, metavar="S", help="Timing per config, thread count and side, split over the rounds.")] = 5.0,
+          rounds: Annotated[int, typer.Option(
+              min=1, metavar="R", help="Rounds per config and thread count (ours and PyTorch's alternate).")] = 3,
+          torch: Annotated[bool, typer.Option("--torch", help="Time PyTorch too, in its own process, if installed.")] = False,
+          probe: Annotated[bool, typer.Option("--probe", help="Also time the gradient-flow probe.")] = False,
+          json_: JsonOpt = False):
+    """Tokens/s, GFLOP/s as a share of the matrix-product peak, and peak memory of one training
+    step (float32), each (config, threads) in child processes; beside PyTorch with --torch."""
+    from rnnlm.bench import CONFIGS, format_header, format_row, measure, torch_available
+    names = [c.strip() for c in configs.split(",") if c.strip()]
+    unknown = [c for c in names if c not in CONFIGS]
+    if unknown or not names:
+        what = f"unknown bench config {unknown[0]!r}" if unknown else "--configs names no config"
+        raise RnnlmError(f"{what}: choose from {', '.join(CONFIGS)}")
+    try:
+        counts = [int(t) for t in threads.split(",") if t.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise RnnlmError(f"--threads {threads!r} is not a list of thread counts: pass e.g. --threads 1,2")
+    if torch and not torch_available():
+        raise RnnlmError(f"--torch needs PyTorch, which {sys.executable} cannot import: "
+                         "pip install torch==2.13.0 (the CPU build)")
+    if not json_:
+        typer.echo(format_header(torch))
+    results = []
+    for name in names:
+        for n in counts:
+            results.append(measure(name, n, seconds, rounds, torch, probe))
+            if not json_:
+                typer.echo(format_row(results[-1]))
+    if json_:
+        _print_json({"seconds": seconds, "rounds": rounds, "results": results})

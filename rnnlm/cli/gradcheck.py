@@ -1,0 +1,35 @@
+"""`rnnlm gradcheck`: finite differences against every analytic gradient of a small copy of the model."""
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .app import JsonOpt, SetOpt, _print_json, app, user_errors
+
+@app.command()
+@user_errors
+def gradcheck(config: Annotated[Optional[Path], typer.Argument(
+                  metavar="CONFIG", help="YAML config (default: every key at its default).")] = None,
+              set_: SetOpt = None,
+              json_: JsonOpt = False):
+    """Check every analytic gradient of a small float64 copy of the model by finite differences."""
+    from rnnlm.config import build, load_config
+    from rnnlm.model.gradcheck import TOLERANCE, check_model, small_spec
+    cfg = load_config(config, set_ or ())
+    spec = small_spec(build.model_spec(cfg, 11))
+    errors = check_model(spec, init=build.init_spec(cfg))
+    worst = max(errors.values())
+    ok = worst < TOLERANCE
+    if json_:
+        _print_json({"cell": spec.cell, "layers": spec.layers, "dropout": spec.dropout,
+                     "tolerance": TOLERANCE, "worst": worst, "passed": ok, "errors": errors})
+    else:
+        typer.echo(f"gradient check: {spec.cell}, {spec.layers} layer(s), float64, V={spec.vocab_size} "
+                   f"D={spec.embed_size} H={spec.hidden_size}, dropout {spec.dropout}")
+        for name, err in errors.items():
+            typer.echo(f"  {name:<14} {err:9.2e}  {'ok' if err < TOLERANCE else 'FAIL'}")
+        typer.echo(f"worst relative error {worst:.2e} ({'passed' if ok else 'FAILED'}, "
+                   f"tolerance {TOLERANCE:g})")
+    if not ok:
+        raise typer.Exit(1)
