@@ -111,3 +111,21 @@ def test_bad_checkpoint_file_and_empty_prompt_file(run64, tmp_path):
     one_error(run("sample", run64, "--checkpoint", tmp_path / "not.npz"), "not.npz")
     (tmp_path / "empty.txt").write_text("")
     one_error(run("sample", run64, "--prompt-file", tmp_path / "empty.txt"), "--prompt-file", "empty")
+
+
+def test_word_model_spaces_words_after_the_prompt_and_maps_unknown_words(tmp_path):
+    shutil.copy(OLD / "tiny.txt", tmp_path / "tiny.txt")
+    r = run("train", "--corpus", tmp_path / "tiny.txt", "--out", tmp_path / "w", "--no-progress",
+            "--set", "data.tokenizer=word", "--set", "model.hidden_size=8", "--set", "model.layers=1",
+            "--set", "train.max_steps=5", "--set", "train.batch_size=4", "--set", "train.bptt=8",
+            "--set", "train.sample_length=0")
+    assert r.exit_code == 0, r.output
+    (s,) = samples(run("sample", tmp_path / "w", "--prompt", "the zebra", "--length", 6,
+                       "--seed", 1, "--json"))
+    streamed = run("sample", tmp_path / "w", "--prompt", "the zebra", "--length", 6, "--seed", 1)
+    assert streamed.exit_code == 0, streamed.output
+    assert streamed.stdout == "the zebra" + s["text"] + "\n"
+    texts = [samples(run("sample", tmp_path / "w", "--prompt", "the zebra", "--length", 6,
+                         "--seed", seed, "--json"))[0]["text"] for seed in range(1, 6)]
+    texts = [t for t in texts if t]  # a sample that drew <eos> first is empty
+    assert texts and all(t.startswith(" ") for t in texts)  # a new word after the prompt's last

@@ -103,9 +103,10 @@ class StopScanner:
 class Row:
     """One sample being written: its tokens, its decoder, its stop scanner."""
 
-    def __init__(self, tokenizer, stops, seed):
+    def __init__(self, tokenizer, stops, seed, prompt_ids=()):
         self.tokenizer, self.seed, self.ids, self.text = tokenizer, seed, [], ""
         self.decoder, self.scanner, self.done = tokenizer.stream_decoder(), StopScanner(stops), False
+        self.decoder.prime(prompt_ids)  # a word model's first word then comes after a space
 
     def add(self, token):
         """Take one token; returns the text it makes visible ('' once the sample has ended)."""
@@ -141,7 +142,7 @@ def generate_samples(run, prompt_ids, opts, show=None):
     """The samples (a list of Rows), row i drawn with seed opts.seed + i; `show(i, text)` gets
     each piece of visible text as it is made (for streaming)."""
     tok = run.tokenizer
-    rows = [Row(tok, opts.stops, opts.seed + i) for i in range(opts.num_samples)]
+    rows = [Row(tok, opts.stops, opts.seed + i, prompt_ids) for i in range(opts.num_samples)]
     if opts.beam:
         hyp = beam_search(run.params, run.spec, prompt_ids, opts.length, opts.beam,
                           opts.length_norm, getattr(tok, "eos_id", None), start_id(tok))
@@ -211,7 +212,7 @@ def interactive(run, opts, read, write, say):
             continue
         sampler.prime(ids, start_id(tok), keep_state=not fresh)
         fresh = False
-        row = Row(tok, opts.stops, opts.seed)
+        row = Row(tok, opts.stops, opts.seed, ids)
         for _ in range(opts.length):
             write(row.add(sampler.step()[0]))
             if row.done:

@@ -28,7 +28,8 @@ class implements:
                               when the ids do not determine it (word: whitespace is not kept)
     stream_decoder()          an object with feed(id) -> str and finish() -> str that decodes
                               one id at a time for streamed output (byte holds back an incomplete
-                              UTF-8 sequence until it completes)
+                              UTF-8 sequence until it completes), and prime(ids) for text shown
+                              before it (a prompt)
     to_dict(), from_dict(d)   a JSON-safe dict saved in every checkpoint, and back; from_dict
                               raises CheckpointError on anything malformed
 """
@@ -147,6 +148,12 @@ class StreamDecoder:
 
     def feed(self, token_id: int) -> str:
         return self.tokenizer.decode([token_id])
+
+    def prime(self, ids) -> None:
+        """Take the ids of text already shown (a prompt), so that what follows it is spaced or
+        joined as decode() would do for the whole (a word model puts a space after the prompt)."""
+        for token_id in ids:
+            self.feed(int(token_id))
 
     def finish(self) -> str:
         return ""
