@@ -34,6 +34,7 @@ class implements:
                               raises CheckpointError on anything malformed
 """
 
+import codecs
 import unicodedata
 from typing import Any, Iterable
 
@@ -157,3 +158,19 @@ class StreamDecoder:
 
     def finish(self) -> str:
         return ""
+
+
+class Utf8StreamDecoder(StreamDecoder):
+    """For kinds whose tokens are bytes or byte strings (byte, bpe; the tokenizer has
+    decode_bytes): bytes in one token at a time, whole characters out (an incomplete UTF-8
+    sequence waits for its last byte)."""
+
+    def __init__(self, tokenizer):
+        super().__init__(tokenizer)
+        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def feed(self, token_id: int) -> str:
+        return self._utf8.decode(self.tokenizer.decode_bytes([token_id]))
+
+    def finish(self) -> str:
+        return self._utf8.decode(b"", final=True)

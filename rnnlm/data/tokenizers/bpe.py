@@ -12,7 +12,6 @@ ids: decode(encode(text)) == text for every text (after data.normalize, when nfc
 cache chunk -> ids, so a frequent word costs one dictionary lookup.
 """
 
-import codecs
 import itertools
 import re
 from collections import Counter
@@ -22,7 +21,7 @@ import numpy as np
 
 from rnnlm.errors import CheckpointError, ConfigError, DataError
 
-from .base import (StreamDecoder, Tokenizer, as_ids, bytes_chars, check_normalize,
+from .base import (Tokenizer, Utf8StreamDecoder, as_ids, bytes_chars, check_normalize,
                    check_unknown_policy, data_settings, normalize_text)
 from .bpe_learn import learn_merges
 
@@ -138,8 +137,8 @@ class BpeTokenizer(Tokenizer):
             return 0, 0
         return int(self._char_len[arr].sum()), int(self._byte_len[arr].sum())
 
-    def stream_decoder(self) -> "BpeStreamDecoder":
-        return BpeStreamDecoder(self)
+    def stream_decoder(self) -> "Utf8StreamDecoder":
+        return Utf8StreamDecoder(self)
 
     def to_dict(self) -> dict:
         return {"kind": "bpe", "merges": [list(m) for m in self.merges], **self.settings()}
@@ -157,16 +156,3 @@ class BpeTokenizer(Tokenizer):
         except (ValueError, TypeError, DataError) as e:
             raise CheckpointError(f"saved bpe tokenizer has a bad setting ({e}): the checkpoint is corrupt") from None
 
-
-class BpeStreamDecoder(StreamDecoder):
-    """Ids in one at a time, whole characters out (an incomplete UTF-8 sequence waits)."""
-
-    def __init__(self, tokenizer: BpeTokenizer):
-        super().__init__(tokenizer)
-        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-
-    def feed(self, token_id: int) -> str:
-        return self._utf8.decode(self.tokenizer.decode_bytes([token_id]))
-
-    def finish(self) -> str:
-        return self._utf8.decode(b"", final=True)

@@ -5,12 +5,11 @@ decoder holds back an incomplete UTF-8 sequence until its last byte arrives, so 
 prints whole characters ("Fluß", not "Flu��").
 """
 
-import codecs
 from typing import Any
 
 import numpy as np
 
-from .base import StreamDecoder, Tokenizer, as_ids, bytes_chars
+from .base import Tokenizer, Utf8StreamDecoder, as_ids, bytes_chars
 
 
 class ByteTokenizer(Tokenizer):
@@ -47,17 +46,3 @@ class ByteTokenizer(Tokenizer):
     @classmethod
     def from_dict(cls, d: Any) -> "ByteTokenizer":
         return cls()
-
-
-class Utf8StreamDecoder(StreamDecoder):
-    """Bytes in one at a time, whole characters out (an incomplete sequence waits)."""
-
-    def __init__(self, tokenizer: ByteTokenizer):
-        super().__init__(tokenizer)
-        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-
-    def feed(self, token_id: int) -> str:
-        return self._utf8.decode(self.tokenizer.decode_bytes([token_id]))
-
-    def finish(self) -> str:
-        return self._utf8.decode(b"", final=True)
