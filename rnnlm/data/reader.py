@@ -21,7 +21,9 @@ def check_file(path: str | os.PathLike, what: str = "corpus", key: str = "data.c
     otherwise (its .problem lets a command that reads another file word its own fix)."""
     p = Path(path)
     if not p.exists():
-        hint = " (run `make corpora` for the default)" if key == "data.corpus" else ""
+        # the corpora this checkout's configs use are built by `make corpora`
+        hint = " (run `make corpora` for the default)" if key == "data.corpus" else \
+            " (run `make corpora` to build it)" if "corpora" in p.parts else ""
         raise TextFileError(p, "not found", f"set {key} to an existing text file{hint}", what)
     if p.is_dir():
         raise TextFileError(p, "is a directory", f"set {key} to a text file", what)
