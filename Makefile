@@ -20,9 +20,13 @@ $(STAMP): pyproject.toml
 extras: install
 	PYTHONWARNINGS=ignore::UserWarning $(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test,plot,tensorboard]'
 
-corpora: corpora/shakespeare.txt corpora/tiny-shakespeare.txt
+CORPORA := corpora/shakespeare.txt corpora/tiny-shakespeare.txt \
+           corpora/shakespeare-words/train.txt corpora/shakespeare-words/valid.txt \
+           corpora/shakespeare-words/test.txt
 
-corpora/shakespeare.txt corpora/tiny-shakespeare.txt: corpora/build.py
+corpora: $(CORPORA)
+
+$(CORPORA): corpora/build.py
 	$(PYTHON) corpora/build.py
 
 # Trains, then prints one sample (train.sample_length characters) from the trained model.
