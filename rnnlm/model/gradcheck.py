@@ -60,10 +60,7 @@ def _objective(params, spec, x, y, state, drop_seed, loss_from):
     logits, _, cache = lm.forward(params, spec, x, state, np.random.default_rng(drop_seed),
                                   train=True)
     T, B, V = logits.shape
-    weights = None
-    if loss_from:
-        weights = np.zeros(T * B)
-        weights[loss_from * B:] = T / (T - loss_from)
+    weights = lm.loss_weights(T, B, loss_from, np, logits.dtype)  # as training weighs them
     loss, dlogits = softmax_cross_entropy(logits.reshape(T * B, V), y.T.reshape(T * B), weights)
     return loss + cache.penalty, dlogits.reshape(T, B, V), cache
 
@@ -105,3 +102,21 @@ def check_model(spec, batch_size=3, bptt=4, seed=0, eps=1e-4, init=None, loss_fr
         for s, ds, kind in zip(layer, dstate[l], get_cell(spec.cell).state):
             errors[f"state.{l}.{kind}"] = relative_error(ds, numeric_grad(loss, s, eps))
     return errors
+
+
+# The windows `rnnlm gradcheck` checks in each BPTT mode: (T, loss_from) pairs. k1k2: a window
+# of k2 = 5 steps whose last k1 = 2 positions count; variable: a short window, one of length 1
+# (no pair for TAR) and a long one.
+MODE_WINDOWS = {"fixed": [(4, 0)], "k1k2": [(5, 3)], "variable": [(2, 0), (1, 0), (7, 0)]}
+
+
+def check_config(spec, init, bptt_mode="fixed"):
+    """check_model over the windows of a BPTT mode; the worst error of each name over them.
+    Returns (errors, a line saying which windows were checked)."""
+    errors = {}
+    for T, loss_from in MODE_WINDOWS[bptt_mode]:
+        for name, err in check_model(spec, bptt=T, init=init, loss_from=loss_from).items():
+            errors[name] = max(err, errors.get(name, 0.0))
+    words = ", ".join(f"T={T}" + (f" (loss on the last {T - f})" if f else "")
+                      for T, f in MODE_WINDOWS[bptt_mode])
+    return errors, words

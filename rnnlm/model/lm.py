@@ -245,16 +245,23 @@ def window_loss_and_grads(params, spec, x, y, state, rng=None, train=True, loss_
     T, B, V = logits.shape
     xp = array_module(logits)
     y = to_device(y, xp)
-    weights = None
-    if loss_from:
-        weights = xp.zeros(T * B, logits.dtype)  # time-major rows: row t*B + b
-        weights[loss_from * B:] = T / (T - loss_from)  # the mean over the rows that count
+    weights = loss_weights(T, B, loss_from, xp, logits.dtype)
     loss, dlogits = softmax_cross_entropy(logits.reshape(T * B, V), y.T.reshape(T * B), weights)
     grads, norms, _ = backward(params, spec, dlogits.reshape(T, B, V), cache)
     if carry is not None and carry != T:
         new_state = advance(params, spec, x[:, :carry], state,
                             masks.window(0, carry) if masks is not None else None)
     return WindowResult(loss, cache.penalty, grads, new_state, norms)
+
+
+def loss_weights(T, B, loss_from, xp, dtype):
+    """Row weights (T*B,) for softmax_cross_entropy that make its mean the mean over positions
+    loss_from..T-1 only (time-major rows: row t*B + b); None when every position counts."""
+    if not loss_from:
+        return None
+    weights = xp.zeros(T * B, dtype)
+    weights[loss_from * B:] = T / (T - loss_from)  # the mean divides by T*B rows
+    return weights
 
 
 def loss_and_grads(params, spec, x, y, state, rng=None, train=True):
