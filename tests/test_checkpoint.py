@@ -168,18 +168,18 @@ def test_stale_lock_is_taken_over(tmp_path):
 # ---------------------------------------------------------------- non-finite values
 @pytest.fixture
 def nan_on_calls(monkeypatch):
-    """Make model.loss_and_grads return a NaN loss on the given (1-based) calls."""
+    """Make model.window_loss_and_grads return a NaN loss on the given (1-based) calls."""
     def install(*calls):
-        real, count = rnnlm.train.step.loss_and_grads, [0]
+        real, count = rnnlm.train.step.window_loss_and_grads, [0]
 
         def fake(*args, **kwargs):
             count[0] += 1
-            loss, grads, state, norms = real(*args, **kwargs)
+            r = real(*args, **kwargs)
             if count[0] in calls:
-                grads["head.b"][0] = np.inf
-                return math.nan, grads, state, norms
-            return loss, grads, state, norms
-        monkeypatch.setattr(rnnlm.train.step, "loss_and_grads", fake)
+                r.grads["head.b"][0] = np.inf
+                return r._replace(loss=math.nan)
+            return r
+        monkeypatch.setattr(rnnlm.train.step, "window_loss_and_grads", fake)
     return install
 
 

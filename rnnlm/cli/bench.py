@@ -9,6 +9,7 @@ from rnnlm.errors import RnnlmError
 
 from .app import JsonOpt, _print_json, app, user_errors
 
+
 @app.command()
 @user_errors
 def bench(configs: Annotated[str, typer.Option(

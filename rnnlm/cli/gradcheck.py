@@ -7,6 +7,7 @@ import typer
 
 from .app import JsonOpt, SetOpt, _print_json, app, user_errors
 
+
 @app.command()
 @user_errors
 def gradcheck(config: Annotated[Optional[Path], typer.Argument(
@@ -15,21 +16,33 @@ def gradcheck(config: Annotated[Optional[Path], typer.Argument(
               json_: JsonOpt = False):
     """Check every analytic gradient of a small float64 copy of the model by finite differences."""
     from rnnlm.config import build, load_config
-    from rnnlm.model.gradcheck import TOLERANCE, check_model, small_spec
+    from rnnlm.model.gradcheck import TOLERANCE, check_config, small_spec
     cfg = load_config(config, set_ or ())
     spec = small_spec(build.model_spec(cfg, 11))
-    errors = check_model(spec, init=build.init_spec(cfg))
+    errors, windows = check_config(spec, build.init_spec(cfg), cfg.train.bptt_mode)
     worst = max(errors.values())
     ok = worst < TOLERANCE
+    regs = ", ".join(f"{k} {v}" for k, v in _regularisers(spec)) or "no regulariser"
     if json_:
         _print_json({"cell": spec.cell, "layers": spec.layers, "dropout": spec.dropout,
-                     "tolerance": TOLERANCE, "worst": worst, "passed": ok, "errors": errors})
+                     "regularisers": dict(_regularisers(spec)), "bptt_mode": cfg.train.bptt_mode,
+                     "windows": windows, "tolerance": TOLERANCE, "worst": worst, "passed": ok,
+                     "errors": errors})
     else:
         typer.echo(f"gradient check: {spec.cell}, {spec.layers} layer(s), float64, V={spec.vocab_size} "
-                   f"D={spec.embed_size} H={spec.hidden_size}, dropout {spec.dropout}")
+                   f"D={spec.embed_size} H={spec.hidden_size}, dropout {spec.dropout}; {regs}; "
+                   f"bptt_mode {cfg.train.bptt_mode}: {windows}")
         for name, err in errors.items():
             typer.echo(f"  {name:<14} {err:9.2e}  {'ok' if err < TOLERANCE else 'FAIL'}")
         typer.echo(f"worst relative error {worst:.2e} ({'passed' if ok else 'FAILED'}, "
                    f"tolerance {TOLERANCE:g})")
     if not ok:
         raise typer.Exit(1)
+
+
+def _regularisers(spec):
+    """(name, value) of each regulariser of a spec that is on, for gradcheck's header."""
+    out = [(f"dropout_{w}", spec.rate(w)) for w in ("embed", "layers", "output") if spec.rate(w)]
+    out += [(k, getattr(spec, k)) for k in ("dropout_locked", "dropout_words", "weight_drop",
+                                            "tie_weights", "ar", "tar") if getattr(spec, k)]
+    return out

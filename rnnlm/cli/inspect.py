@@ -7,6 +7,7 @@ import typer
 
 from .app import JsonOpt, app, user_errors
 
+
 @app.command()
 @user_errors
 def inspect(run_dirs: Annotated[List[Path], typer.Argument(

@@ -10,6 +10,7 @@ from rnnlm.errors import RnnlmError
 
 from .app import CheckpointOpt, JsonOpt, RunArg, _print_json, app, user_errors
 
+
 @app.command()
 @user_errors
 def sample(run_dir: RunArg,

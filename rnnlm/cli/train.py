@@ -10,6 +10,7 @@ from rnnlm.errors import RnnlmError
 from .app import JsonOpt, SetOpt, _print_json, _set_threads, app, user_errors
 from .sample import sample
 
+
 @app.command()
 @user_errors
 def train(config: Annotated[Optional[Path], typer.Argument(

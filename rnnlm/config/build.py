@@ -6,18 +6,29 @@ other module takes these objects (gradcheck and bench derive theirs with datacla
 import numpy as np
 
 from rnnlm.data.tokenizers import make_tokenizer
+from rnnlm.errors import ConfigError
+from rnnlm.nn.cells import get_cell
 from rnnlm.model import InitSpec, ModelSpec
 from rnnlm.optim import make_optimizer, make_schedule
 
 
 def model_spec(cfg, vocab_size) -> ModelSpec:
     m = cfg.model
+    own = (lambda rate: None if rate < 0 else rate)  # -1: model.dropout
     return ModelSpec(cell=m.cell, vocab_size=vocab_size, embed_size=m.embed_size,
-                     hidden_size=m.hidden_size, layers=m.layers, dropout=m.dropout)
+                     hidden_size=m.hidden_size, layers=m.layers, dropout=m.dropout,
+                     dropout_embed=own(m.dropout_embed), dropout_layers=own(m.dropout_layers),
+                     dropout_output=own(m.dropout_output), dropout_locked=m.dropout_locked,
+                     dropout_words=m.dropout_words, weight_drop=m.weight_drop,
+                     tie_weights=m.tie_weights, ar=m.ar, tar=m.tar)
 
 
 def init_spec(cfg) -> InitSpec:
     m = cfg.model
+    if m.recurrent_init == "identity" and get_cell(m.cell).k > 1:
+        raise ConfigError(f"model.recurrent_init=identity is IRNN's start for the plain RNNs (rnn_relu, "
+                          f"rnn_tanh): {m.cell}'s W_h holds one block per gate, and an identity in each "
+                          "is no known recipe; use orthogonal, or model.cell=rnn_relu")
     return InitSpec(init_scale=m.init_scale, recurrent_init=m.recurrent_init,
                     recurrent_gain=m.recurrent_gain, forget_bias=m.forget_bias)
 

@@ -157,7 +157,26 @@ def _build(raw: Any, source: str) -> Config:
         raise ConfigError(f"config key 'optim.min_lr' ({cfg.optim.min_lr}) must not exceed 'optim.lr' "
                           f"({cfg.optim.lr}): lower optim.min_lr")
     _check_optim(cfg.optim)
+    _check_recipe(cfg)
     return cfg
+
+
+def _check_recipe(cfg) -> None:
+    """Regularisation and BPTT keys that make no sense together: one line naming the fix."""
+    m, t = cfg.model, cfg.train
+    for key in ("dropout_embed", "dropout_layers", "dropout_output"):
+        v = getattr(m, key)
+        if v != -1.0 and v < 0:
+            raise ConfigError(f"config key 'model.{key}' must be -1 (= model.dropout) or in [0, 1), "
+                              f"got {v}")
+    if m.tie_weights and m.embed_size != m.hidden_size:
+        raise ConfigError(f"model.tie_weights needs model.embed_size == model.hidden_size (the output "
+                          f"layer is the embedding transposed), got {m.embed_size} and {m.hidden_size}: "
+                          "set both to one value")
+    if t.bptt_mode == "k1k2" and (t.k2 or t.bptt) < t.k1:
+        raise ConfigError(f"train.k2 ({t.k2 or t.bptt}{'' if t.k2 else ' = train.bptt'}) must be >= "
+                          f"train.k1 ({t.k1}): each update backpropagates through at least its own "
+                          "k1 new tokens")
 
 
 def _check_optim(o) -> None:

@@ -55,12 +55,32 @@ class ModelConfig:
     layers: int = _key(2, "number of stacked recurrent layers", ge=1)
     embed_size: int = _key(64, "embedding width D", ge=1)
     hidden_size: int = _key(256, "hidden state width H of every layer", ge=1)
-    dropout: float = _key(0.0, "dropout probability between layers and before the output (0 = off)",
+    dropout: float = _key(0.0, "dropout probability on the embedding output, between layers and before the "
+                          "output: the rate of each of the three dropout_* keys below left at -1 (0 = off)",
                           ge=0.0, lt=1.0)
+    dropout_embed: float = _key(-1.0, "dropout on the embedding output (-1 = model.dropout)", ge=-1.0, lt=1.0)
+    dropout_layers: float = _key(-1.0, "dropout on each layer's output that feeds the next layer "
+                                 "(-1 = model.dropout)", ge=-1.0, lt=1.0)
+    dropout_output: float = _key(-1.0, "dropout on the last layer's output, before the output layer "
+                                 "(-1 = model.dropout)", ge=-1.0, lt=1.0)
+    dropout_locked: bool = _key(False, "locked (variational) dropout: one mask per stream and window, the "
+                                "same at every time step, for all three dropouts above")
+    dropout_words: float = _key(0.0, "embedding dropout: drop whole words (rows of the embedding), one "
+                                "mask per window (0 = off)", ge=0.0, lt=1.0)
+    weight_drop: float = _key(0.0, "weight-drop: DropConnect on every layer's recurrent weights W_h, one "
+                              "mask per window (0 = off)", ge=0.0, lt=1.0)
+    tie_weights: bool = _key(False, "weight tying: the output layer is the embedding transposed (needs "
+                             "embed_size == hidden_size)")
+    ar: float = _key(0.0, "activation regularisation: add ar * mean(h^2) of the last layer's dropped "
+                     "output to the training loss (AWD-LSTM: 2; 0 = off)", ge=0.0)
+    tar: float = _key(0.0, "temporal activation regularisation: add tar * mean((h_t - h_{t-1})^2) of the "
+                      "last layer's output to the training loss (AWD-LSTM: 1; 0 = off)", ge=0.0)
     init_scale: float = _key(0.0, "input weights W_x and output weights head.W drawn uniform in [-s, s]; 0 means s = 1/sqrt(hidden_size)",
                              ge=0.0)
-    recurrent_init: str = _key("orthogonal", "initialisation of the recurrent weights W_h",
-                               choices=("orthogonal", "uniform"))
+    recurrent_init: str = _key("orthogonal", "initialisation of the recurrent weights W_h: orthogonal "
+                               "(per gate block), uniform or normal (scale as init_scale), identity "
+                               "(IRNN; rnn_relu and rnn_tanh only)",
+                               choices=("orthogonal", "uniform", "normal", "identity"))
     recurrent_gain: float = _key(1.0, "factor multiplying W_h at initialisation", gt=0.0)
     forget_bias: float = _key(1.0, "LSTM forget-gate bias at initialisation")
 
@@ -71,6 +91,16 @@ class TrainConfig:
 
     batch_size: int = _key(32, "number B of parallel streams the training text is cut into", ge=1)
     bptt: int = _key(64, "window length T of truncated backpropagation through time", ge=1)
+    bptt_mode: str = _key("fixed", "fixed: consecutive windows of bptt; k1k2: an update every k1 tokens "
+                          "through the last k2 (Mikolov's bptt-block); variable: window lengths drawn "
+                          "around bptt, lr scaled by length/bptt (AWD-LSTM)",
+                          choices=("fixed", "k1k2", "variable"))
+    k1: int = _key(10, "k1k2: new tokens (the ones whose loss counts) per update", ge=1)
+    k2: int = _key(0, "k1k2: steps backpropagated per update, >= k1 (0 = train.bptt)", ge=0)
+    bptt_std: float = _key(5.0, "variable: standard deviation of the window length", ge=0.0)
+    bptt_p: float = _key(0.95, "variable: probability that the mean length is bptt (else bptt/2)",
+                         ge=0.0, le=1.0)
+    bptt_min: int = _key(5, "variable: shortest window drawn", ge=1)
     max_steps: int = _key(2000, "number of optimizer steps", ge=1)
     seed: int = _key(1234, "seed of every random generator (init, dropout, sampling)", ge=0)
     log_every: int = _key(10, "log training metrics every this many steps", ge=1)

@@ -14,7 +14,7 @@ def evaluate_streams(params, spec, streams, bptt):
 
     Each window's mean is weighted by its token count, so a short last window counts fairly.
     """
-    state = zero_state(spec, streams.shape[0], params["head.W"].dtype)
+    state = zero_state(spec, streams.shape[0], params["embed.W"].dtype)
     total, count = 0.0, 0
     for _, x, y in iter_windows(streams, bptt):
         loss, state = evaluate_loss(params, spec, x, y, state)
@@ -27,7 +27,7 @@ def token_losses(params, spec, ids, bptt):
     """The text as one stream from a zero state, window by window: yields (position of the first
     target, targets (t,), -log p of each target (t,) in nats). Nothing but one window is held."""
     streams = batchify(ids, 1)  # (1, N)
-    state = zero_state(spec, 1, params["head.W"].dtype)
+    state = zero_state(spec, 1, params["embed.W"].dtype)
     for i, x, y in iter_windows(streams, bptt):
         logits, state, _ = forward(params, spec, x, state)  # (t, 1, V)
         nll = np.asarray(token_nll(logits[:, 0], y[0]), np.float64)

@@ -63,7 +63,7 @@ def prime(params, spec, prompt_ids, rows=1, start_id=0, state=None):
     if prompt.size == 0:
         prompt = np.array([start_id])
     if state is None:
-        state = zero_state(spec, rows, params["head.W"].dtype)
+        state = zero_state(spec, rows, params["embed.W"].dtype)
     x = np.repeat(prompt[None, :], rows, axis=0)  # (rows, P)
     logits, state, _ = forward(params, spec, x, state)  # (P, rows, V)
     return logits[-1], state
@@ -121,6 +121,6 @@ def token_logprobs(params, spec, prompt_ids, tokens, start_id=0):
     if tokens.size == 0:
         return np.zeros(0)
     seq = np.concatenate([prompt, tokens])[None, :-1]  # (1, P + n - 1): inputs
-    logits, _, _ = forward(params, spec, seq, zero_state(spec, 1, params["head.W"].dtype))
+    logits, _, _ = forward(params, spec, seq, zero_state(spec, 1, params["embed.W"].dtype))
     logp = log_softmax(np.asarray(logits[prompt.size - 1:, 0], np.float64))  # (n, V)
     return logp[np.arange(tokens.size), tokens]

@@ -45,16 +45,34 @@ def numeric_grad(f, x, eps=1e-4):
 
 
 def small_spec(spec, vocab_size=11, embed_size=4, hidden_size=5):
-    """A small copy of an architecture: every field kept (cell, layers, dropout, ...) but the sizes."""
+    """A small copy of an architecture: every field kept (cell, layers, dropout, regularisers,
+    ...) but the sizes; with tied weights D = H (the head reads embed.Wᵀ)."""
+    if spec.tie_weights:
+        embed_size = hidden_size
     return dataclasses.replace(spec, vocab_size=vocab_size, embed_size=embed_size,
                                hidden_size=hidden_size)
 
 
-def check_model(spec, batch_size=3, bptt=4, seed=0, eps=1e-4, init=None):
+def _objective(params, spec, x, y, state, drop_seed, loss_from):
+    """What training minimises on one window: the mean cross-entropy of positions loss_from..T-1
+    plus the AR/TAR penalty, with the masks of a generator seeded afresh (the same every call).
+    Returns (value, dlogits (T, B, V), cache)."""
+    logits, _, cache = lm.forward(params, spec, x, state, np.random.default_rng(drop_seed),
+                                  train=True)
+    T, B, V = logits.shape
+    weights = lm.loss_weights(T, B, loss_from, np, logits.dtype)  # as training weighs them
+    loss, dlogits = softmax_cross_entropy(logits.reshape(T * B, V), y.T.reshape(T * B), weights)
+    return loss + cache.penalty, dlogits.reshape(T, B, V), cache
+
+
+def check_model(spec, batch_size=3, bptt=4, seed=0, eps=1e-4, init=None, loss_from=0):
     """Gradient check of the whole model on one random window from a random non-zero state.
 
-    ``init`` is the InitSpec of the parameters (default: InitSpec()). Dropout masks come from a generator
-    re-seeded for every evaluation, so each forward sees the same masks.
+    ``init`` is the InitSpec of the parameters (default: InitSpec()). Every regulariser of the
+    spec is on (dropout of each kind, locked or not, word dropout, weight-drop, tying, AR, TAR):
+    masks come from a generator re-seeded for every evaluation, so each forward sees the same
+    masks, and the checked function is cross-entropy + penalty. ``loss_from``: only positions
+    loss_from..bptt-1 count (the k1/k2 mode's window); the variable mode is this at other bptt.
     Returns {name: relative error} for every parameter and for every initial-state tensor
     (named ``state.{l}.h`` / ``state.{l}.c``).
     """
@@ -72,16 +90,10 @@ def check_model(spec, batch_size=3, bptt=4, seed=0, eps=1e-4, init=None):
     drop_seed = seed + 1
 
     def loss():
-        logits, _, _ = lm.forward(params, spec, x, state, np.random.default_rng(drop_seed),
-                                     train=True)
-        T, B, V = logits.shape
-        return softmax_cross_entropy(logits.reshape(T * B, V), y.T.reshape(T * B))[0]
+        return _objective(params, spec, x, y, state, drop_seed, loss_from)[0]
 
-    logits, _, cache = lm.forward(params, spec, x, state, np.random.default_rng(drop_seed),
-                                     train=True)
-    T, B, V = logits.shape
-    _, dlogits = softmax_cross_entropy(logits.reshape(T * B, V), y.T.reshape(T * B))
-    grads, _, dstate = lm.backward(params, spec, dlogits.reshape(T, B, V), cache)
+    _, dlogits, cache = _objective(params, spec, x, y, state, drop_seed, loss_from)
+    grads, _, dstate = lm.backward(params, spec, dlogits, cache)
 
     errors = {}
     for name, p in params.items():
@@ -90,3 +102,21 @@ def check_model(spec, batch_size=3, bptt=4, seed=0, eps=1e-4, init=None):
         for s, ds, kind in zip(layer, dstate[l], get_cell(spec.cell).state):
             errors[f"state.{l}.{kind}"] = relative_error(ds, numeric_grad(loss, s, eps))
     return errors
+
+
+# The windows `rnnlm gradcheck` checks in each BPTT mode: (T, loss_from) pairs. k1k2: a window
+# of k2 = 5 steps whose last k1 = 2 positions count; variable: a short window, one of length 1
+# (no pair for TAR) and a long one.
+MODE_WINDOWS = {"fixed": [(4, 0)], "k1k2": [(5, 3)], "variable": [(2, 0), (1, 0), (7, 0)]}
+
+
+def check_config(spec, init, bptt_mode="fixed"):
+    """check_model over the windows of a BPTT mode; the worst error of each name over them.
+    Returns (errors, a line saying which windows were checked)."""
+    errors = {}
+    for T, loss_from in MODE_WINDOWS[bptt_mode]:
+        for name, err in check_model(spec, bptt=T, init=init, loss_from=loss_from).items():
+            errors[name] = max(err, errors.get(name, 0.0))
+    words = ", ".join(f"T={T}" + (f" (loss on the last {T - f})" if f else "")
+                      for T, f in MODE_WINDOWS[bptt_mode])
+    return errors, words

@@ -1,8 +1,20 @@
 """The language model: embedding -> L recurrent layers -> linear -> softmax cross-entropy.
 
 Dropout (inverted) sits on the embedding output, between layers and before the head: every
-non-recurrent connection, never on the recurrent path. The state is a tuple with one entry per
-layer, each the cell's own tuple ``(h,)`` or ``(h, c)``. Parameter names: params.py.
+non-recurrent connection, never on the recurrent path (rates: spec.rate). The state is a tuple
+with one entry per layer, each the cell's own tuple ``(h,)`` or ``(h, c)``. Parameter names:
+params.py.
+
+The regularisers of training (train=True; all off by default, see ModelSpec):
+    dropout masks      (T, B, F) each, or (1, B, F) with dropout_locked (the same at every step)
+    dropout_words      a keep mask over embed.W's V rows: a dropped word reads zeros everywhere
+    weight_drop        a keep mask over each layer's W_h (H, kH): the cell sees W_h ⊙ mask, and
+                       the raw W_h gets the cell's gradient ⊙ mask
+    tie_weights        no head.W: the head reads embed.Wᵀ and adds its gradient into embed.W
+    ar, tar            penalties on the last layer's output (cache.penalty); backward adds their
+                       gradient, so the gradient is that of cross-entropy + penalty
+Every mask is drawn once per window (draw_masks, in a fixed order from the run's generator) and
+can be handed in, so a gradient check and the k1/k2 mode's state advance see the same masks.
 
 The backward pass is the forward read in reverse: head, then each layer from the top down, then
 the embedding; every piece adds its gradients into one grads dict.
@@ -10,13 +22,60 @@ the embedding; every piece adds its gradients into one grads dict.
 
 from typing import NamedTuple
 
+import numpy as np
+
 from rnnlm.backend import array_module, to_device, to_host
 from rnnlm.nn.cells import get_cell
+from rnnlm.nn.functional import add_grad
 from rnnlm.nn.heads import cross_entropy, softmax_cross_entropy
-from rnnlm.nn.layers import (dropout_backward, dropout_forward, embedding_backward,
-                             embedding_forward, linear_backward, linear_forward)
+from rnnlm.nn.layers import (dropout_backward, dropout_mask, embedding_backward,
+                             embedding_forward, linear_backward, linear_forward, masked_forward,
+                             tied_linear_backward, tied_linear_forward)
+from rnnlm.nn.regularisers import (ar_backward, ar_forward, tar_backward, tar_forward,
+                                   weight_drop_backward, weight_drop_forward, word_dropout_forward)
 
 from .params import layer_params
+
+
+class Masks(NamedTuple):
+    """The dropout masks of one window (host arrays, None where off)."""
+
+    words: object  # (V,) keep of each row of embed.W
+    embed: object  # (T, B, D), or (1, B, D) when locked
+    layers: list  # L: (T, B, H) or (1, B, H) on each layer's output
+    weights: list  # L: (H, kH) keep of each layer's W_h
+
+    def window(self, t0, t1):
+        """The masks of steps t0..t1-1 of the window (locked and per-window masks unchanged)."""
+        cut = (lambda m: m if m is None or m.shape[0] == 1 else m[t0:t1])
+        return self._replace(embed=cut(self.embed), layers=[cut(m) for m in self.layers])
+
+
+def _whole(rng):
+    """The generator for masks the whole batch shares (words, weights): under MPI the rows
+    wrapper's underlying generator, drawn alike on every rank."""
+    return getattr(rng, "whole", rng)
+
+
+def draw_masks(spec, T, B, rng, dtype):
+    """Every mask of one window, drawn in a fixed order: words, embedding, then per layer its
+    weight mask and its output mask (with only `dropout` set: the same draws as plain dropout)."""
+    cell, dtype = get_cell(spec.cell), np.dtype(dtype)
+    steps = 1 if spec.dropout_locked else T
+
+    def act(p, F):
+        return dropout_mask((steps, B, F), p, rng, dtype) if p > 0 else None
+
+    words = dropout_mask((spec.vocab_size,), spec.dropout_words, _whole(rng), dtype) \
+        if spec.dropout_words > 0 else None
+    embed = act(spec.rate("embed"), spec.embed_size)
+    layers, weights = [], []
+    H = spec.hidden_size
+    for l in range(spec.layers):
+        weights.append(dropout_mask((H, cell.k * H), spec.weight_drop, _whole(rng), dtype)
+                       if spec.weight_drop > 0 else None)
+        layers.append(act(spec.rate("output" if l == spec.layers - 1 else "layers"), H))
+    return Masks(words, embed, layers, weights)
 
 
 class LMCache(NamedTuple):
@@ -26,32 +85,93 @@ class LMCache(NamedTuple):
     head: tuple  # the output layer's cache
     T: int
     B: int
+    words: object = None  # (T, B, 1) per-token scale of word dropout, None when off
+    weights: list = None  # L (W_h ⊙ mask, mask) of weight-drop, None per layer when off
+    penalty: float = 0.0  # AR + TAR of this window (0 when off or not training)
+    ar: tuple = None  # AR's cache
+    tar: tuple = None  # TAR's cache
 
 
-def forward(params, spec, x, state, rng=None, train=False):
+def _body(params, spec, x, state, masks):
+    """Embedding and the L layers (masks None: no regulariser). x (B, T) on the device.
+    Returns the last layer's output after and before its dropout (T, B, H), the state after the
+    last step, and the pieces of the cache."""
+    cell = get_cell(spec.cell)
+    m = masks or Masks(None, None, [None] * spec.layers, [None] * spec.layers)
+    emb, emb_cache = embedding_forward(params["embed.W"], x.T)  # (T, B, D)
+    words = None
+    if m.words is not None:
+        emb, words = word_dropout_forward(emb, x.T, m.words)
+    h, drop = masked_forward(emb, m.embed)
+    layer_caches, drops, new_state, weights = [], [drop], [], []
+    raw = h
+    for l in range(spec.layers):
+        p = layer_params(params, l)
+        wd = None
+        if m.weights[l] is not None:
+            dropped, keep = weight_drop_forward(p["W_h"], m.weights[l])
+            p, wd = dict(p, W_h=dropped), (dropped, keep)
+        raw, st, c = cell.forward(p, h, state[l])  # (T, B, H)
+        h, drop = masked_forward(raw, m.layers[l])
+        layer_caches.append(c)
+        drops.append(drop)
+        new_state.append(st)
+        weights.append(wd)
+    return h, raw, tuple(new_state), (emb_cache, words, drops, layer_caches, weights)
+
+
+def _head_forward(params, spec, h):
+    """h (T, B, H) -> logits (T*B, V) and the head's cache; tied: embed.Wᵀ is the weight."""
+    T, B, H = h.shape
+    if spec.tie_weights:
+        return tied_linear_forward(h.reshape(T * B, H), params["embed.W"], params["head.b"])
+    return linear_forward(h.reshape(T * B, H), params["head.W"], params["head.b"])
+
+
+def _head_backward(spec, dlogits, cache, grads):
+    if spec.tie_weights:
+        return tied_linear_backward(dlogits, cache, grads, ("embed.W", "head.b"))
+    return linear_backward(dlogits, cache, grads, ("head.W", "head.b"))
+
+
+def forward(params, spec, x, state, rng=None, train=False, masks=None):
     """x (B, T) int token ids, state from the previous window.
 
     Returns logits (T, B, V), the state after the last step, and the cache for backward.
     Time-major inside: each step of the recurrence is one contiguous (B, ·) block. x and state
     may come from the host: they go to the parameters' device here, one window at a time.
+    train=True draws this window's masks from `rng` (or uses `masks`, from draw_masks) and
+    computes the AR/TAR penalty into cache.penalty.
     """
-    cell = get_cell(spec.cell)
     xp = array_module(params["embed.W"])
     x = to_device(x, xp)
     state = tuple(tuple(to_device(s, xp) for s in layer) for layer in state)
-    emb, emb_cache = embedding_forward(params["embed.W"], x.T)  # (T, B, D)
-    h, drop = dropout_forward(emb, spec.dropout, rng, train)
-    layer_caches, drops, new_state = [], [drop], []
-    for l in range(spec.layers):
-        h, st, c = cell.forward(layer_params(params, l), h, state[l])  # (T, B, H)
-        h, drop = dropout_forward(h, spec.dropout, rng, train)
-        layer_caches.append(c)
-        drops.append(drop)
-        new_state.append(st)
-    T, B, H = h.shape
-    logits, head_cache = linear_forward(h.reshape(T * B, H), params["head.W"], params["head.b"])
-    cache = LMCache(emb_cache, drops, layer_caches, head_cache, T, B)
-    return logits.reshape(T, B, -1), tuple(new_state), cache
+    if train and masks is None:
+        masks = draw_masks(spec, x.shape[1], x.shape[0], rng, params["embed.W"].dtype)
+    h, raw, new_state, (emb_cache, words, drops, layer_caches, weights) = \
+        _body(params, spec, x, state, masks if train else None)
+    T, B, _ = h.shape
+    logits, head_cache = _head_forward(params, spec, h)
+    penalty, ar, tar = 0.0, None, None
+    if train and spec.ar > 0:
+        value, ar = ar_forward(h, spec.ar)
+        penalty += value
+    if train and spec.tar > 0:
+        value, tar = tar_forward(raw, spec.tar)
+        penalty += value
+    cache = LMCache(emb_cache, drops, layer_caches, head_cache, T, B, words, weights, penalty, ar, tar)
+    return logits.reshape(T, B, -1), new_state, cache
+
+
+def advance(params, spec, x, state, masks=None):
+    """The state after running x (B, t) from `state` with the given masks, and nothing else (no
+    head, no cache kept): how the k1/k2 mode carries its state k1 steps into a window."""
+    xp = array_module(params["embed.W"])
+    if x.shape[1] == 0:
+        return state
+    x = to_device(x, xp)
+    state = tuple(tuple(to_device(s, xp) for s in layer) for layer in state)
+    return _body(params, spec, x, state, masks)[2]
 
 
 def backward(params, spec, dlogits, cache, dstate=None, param_grads=True, grads=None):
@@ -61,6 +181,7 @@ def backward(params, spec, dlogits, cache, dstate=None, param_grads=True, grads=
     BPTT). ``step_norms[l, t]`` = ‖∂L/∂s_t‖ of layer l, one host array made once per window.
     Gradients are added into ``grads`` (a new dict when None). With ``param_grads=False`` only
     the gradient flow is wanted (the probe): no weight product is computed and grads is empty.
+    The AR/TAR penalties of a training forward add their gradients on the way.
     """
     cell = get_cell(spec.cell)
     T, B = cache.T, cache.B
@@ -69,33 +190,89 @@ def backward(params, spec, dlogits, cache, dstate=None, param_grads=True, grads=
     if grads is None:
         grads = {}
     into = grads if param_grads else None
-    dh = linear_backward(dlogits.reshape(T * B, V), cache.head, into, ("head.W", "head.b"))
+    dh = _head_backward(spec, dlogits.reshape(T * B, V), cache.head, into)
     dh = dh.reshape(T, B, -1)
+    if cache.ar is not None:
+        dh += ar_backward(cache.ar)  # AR acts on the dropped output
     norms = [None] * spec.layers
     dstate_in = [None] * spec.layers
     for l in range(spec.layers - 1, -1, -1):
         dh = dropout_backward(dh, cache.drops[l + 1])
+        if l == spec.layers - 1 and cache.tar is not None:
+            dtar = tar_backward(cache.tar)  # TAR acts on the output before its dropout
+            if dtar is not None:
+                dh = dh + dtar
         d_out = dstate[l] if dstate is not None else tuple(
             xp.zeros((B, spec.hidden_size), dh.dtype) for _ in cell.state)
-        dh, dstate_in[l], norms[l] = cell.backward(layer_params(params, l), dh, d_out,
-                                                   cache.layers[l], into, f"rnn.{l}.")
+        p, wd = layer_params(params, l), (cache.weights[l] if cache.weights else None)
+        if wd is None:
+            dh, dstate_in[l], norms[l] = cell.backward(p, dh, d_out, cache.layers[l], into,
+                                                       f"rnn.{l}.")
+            continue
+        local = {} if into is not None else None  # the cell's gradients at W_h ⊙ mask
+        dh, dstate_in[l], norms[l] = cell.backward(dict(p, W_h=wd[0]), dh, d_out,
+                                                   cache.layers[l], local, f"rnn.{l}.")
+        for name, g in (local or {}).items():
+            add_grad(grads, name, weight_drop_backward(g, wd[1]) if name.endswith(".W_h") else g)
     if param_grads:
-        embedding_backward(dropout_backward(dh, cache.drops[0]), cache.embed, grads, "embed.W")
+        dh = dropout_backward(dh, cache.drops[0])
+        embedding_backward(dropout_backward(dh, cache.words), cache.embed, grads, "embed.W")
     step_norms = xp.stack(norms) if norms else xp.empty((0, T))
     return grads, to_host(step_norms), tuple(dstate_in)  # the window's one host transfer
+
+
+class WindowResult(NamedTuple):
+    loss: float  # mean cross-entropy of the positions that count, nats/token
+    penalty: float  # AR + TAR (0 when off); the gradient is that of loss + penalty
+    grads: dict
+    state: tuple  # the state carried to the next window
+    step_norms: object  # (L, T) host array
+
+
+def window_loss_and_grads(params, spec, x, y, state, rng=None, train=True, loss_from=0,
+                          carry=None):
+    """One training window: forward, loss, backward, the state to carry.
+
+    x, y (B, T). The loss is the mean cross-entropy of positions loss_from..T-1 (the k1/k2 mode
+    counts only the window's last k1 positions; the earlier ones carry gradient back). The state
+    returned is the one after `carry` steps (None: after all T, as in fixed truncated BPTT),
+    run again with the window's own masks and the parameters of this forward.
+    """
+    masks = None
+    if train:
+        masks = draw_masks(spec, x.shape[1], x.shape[0], rng, params["embed.W"].dtype)
+    logits, new_state, cache = forward(params, spec, x, state, rng, train, masks)
+    T, B, V = logits.shape
+    xp = array_module(logits)
+    y = to_device(y, xp)
+    weights = loss_weights(T, B, loss_from, xp, logits.dtype)
+    loss, dlogits = softmax_cross_entropy(logits.reshape(T * B, V), y.T.reshape(T * B), weights)
+    grads, norms, _ = backward(params, spec, dlogits.reshape(T, B, V), cache)
+    if carry is not None and carry != T:
+        new_state = advance(params, spec, x[:, :carry], state,
+                            masks.window(0, carry) if masks is not None else None)
+    return WindowResult(loss, cache.penalty, grads, new_state, norms)
+
+
+def loss_weights(T, B, loss_from, xp, dtype):
+    """Row weights (T*B,) for softmax_cross_entropy that make its mean the mean over positions
+    loss_from..T-1 only (time-major rows: row t*B + b); None when every position counts."""
+    if not loss_from:
+        return None
+    weights = xp.zeros(T * B, dtype)
+    weights[loss_from * B:] = T / (T - loss_from)  # the mean divides by T*B rows
+    return weights
 
 
 def loss_and_grads(params, spec, x, y, state, rng=None, train=True):
     """One window's mean loss, its gradients, the carried state and per-step gradient norms.
 
     x, y (B, T) with y the next token of x. Returns (loss, grads, new_state, step_norms (L, T)).
+    The loss is the cross-entropy alone; with AR/TAR on, the gradients include the penalty
+    (window_loss_and_grads returns both).
     """
-    logits, new_state, cache = forward(params, spec, x, state, rng, train)
-    T, B, V = logits.shape
-    y = to_device(y, array_module(logits))
-    loss, dlogits = softmax_cross_entropy(logits.reshape(T * B, V), y.T.reshape(T * B))
-    grads, norms, _ = backward(params, spec, dlogits.reshape(T, B, V), cache)
-    return loss, grads, new_state, norms
+    r = window_loss_and_grads(params, spec, x, y, state, rng, train)
+    return r.loss, r.grads, r.state, r.step_norms
 
 
 def evaluate_loss(params, spec, x, y, state):

@@ -7,7 +7,7 @@ Parameters and gradients are one flat dict with dotted names:
     rnn.{l}.W_h   (H, kH)
     rnn.{l}.b     (kH,)
     rnn.{l}.b_hn  (H,)          GRU only (the cell's extra parameters)
-    head.W        (H, V)
+    head.W        (H, V)        absent with tie_weights: the head reads embed.Wᵀ (D = H)
     head.b        (V,)
 """
 
@@ -26,7 +26,8 @@ def param_shapes(spec):
     for l in range(spec.layers):
         local = cell.param_shapes(D if l == 0 else H, H)
         shapes.update({f"rnn.{l}.{name}": shape for name, shape in local.items()})
-    shapes["head.W"] = (H, V)
+    if not spec.tie_weights:
+        shapes["head.W"] = (H, V)
     shapes["head.b"] = (V,)
     return shapes
 
@@ -37,11 +38,15 @@ def init_params(spec, rng, dtype=np.float32, init=InitSpec()):
     s = init.init_scale if init.init_scale > 0 else 1.0 / np.sqrt(H)
     # Embeddings ~ N(0, 1), like a one-hot input seen through a random projection: inputs of
     # unit size, so the first layer's gates are not all stuck near their midpoint at the start.
-    params = {"embed.W": rng.standard_normal((V, D)).astype(dtype)}
+    # Tied weights: embed.W is the output layer too, so it starts like one, U(-s, s) (N(0, 1)
+    # would give logits of size ~sqrt(H) and a first loss far above log V).
+    params = {"embed.W": (rng.uniform(-s, s, (V, D)) if spec.tie_weights
+                          else rng.standard_normal((V, D))).astype(dtype)}
     for l in range(spec.layers):
         layer = init_layer(get_cell(spec.cell), D if l == 0 else H, H, rng, init)
         params.update({f"rnn.{l}.{k}": v.astype(dtype) for k, v in layer.items()})
-    params["head.W"] = rng.uniform(-s, s, (H, V)).astype(dtype)
+    if not spec.tie_weights:
+        params["head.W"] = rng.uniform(-s, s, (H, V)).astype(dtype)
     params["head.b"] = np.zeros(V, dtype)
     return params
 
@@ -50,7 +55,9 @@ def init_layer(cell, input_size, hidden_size, rng, init):
     """One layer's parameters (float64; the caller casts).
 
     W_x ~ U(-s, s) with s = init_scale, or 1/sqrt(H) when init_scale is 0 (PyTorch's default).
-    W_h: each H×H gate block orthogonal (or uniform like W_x), times recurrent_gain.
+    W_h, times recurrent_gain: each H×H gate block orthogonal; or uniform U(-s, s); or normal
+    N(0, s²); or identity (IRNN, Le et al. 2015: plain RNNs only, k = 1; config/build.py refuses
+    it for gated cells, whose W_h holds one block per gate).
     b = 0, except the forget gate's block, which starts at forget_bias (remember by default).
     Extra parameters (the GRU's b_hn) start at 0.
     """
@@ -59,6 +66,12 @@ def init_layer(cell, input_size, hidden_size, rng, init):
     W_x = rng.uniform(-s, s, (input_size, k * H))
     if init.recurrent_init == "orthogonal":
         W_h = np.concatenate([orthogonal(H, rng) for _ in range(k)], axis=1)
+    elif init.recurrent_init == "identity":
+        if k != 1:
+            raise ValueError(f"recurrent_init 'identity' is for plain RNNs, not the {k}-gate {cell.name}")
+        W_h = np.eye(H)
+    elif init.recurrent_init == "normal":
+        W_h = rng.normal(0.0, s, (H, k * H))
     else:
         W_h = rng.uniform(-s, s, (H, k * H))
     b = np.zeros(k * H)

@@ -45,7 +45,35 @@ def linear_backward(dY, cache, grads=None, names=("W", "b")):
     return dY @ W.T
 
 
+# ---------------------------------------------------------------- tied output layer
+def tied_linear_forward(X, E, b):
+    """Y = X Eᵀ + b for X (N, D), E (V, D) the embedding matrix, b (V,): the output layer of a
+    model with tied weights (head.W = embed.Wᵀ, no copy)."""
+    Y = X @ E.T
+    Y += b
+    return Y, (X, E)
+
+
+def tied_linear_backward(dY, cache, grads=None, names=("embed.W", "head.b")):
+    """dX (N, D); adds dE = dYᵀ X (V, D) into grads[names[0]] (the embedding's own gradient is
+    added there too, by embedding_backward: the tied matrix gets both) and db into names[1]."""
+    X, E = cache
+    if grads is not None:
+        add_grad(grads, names[0], dY.T @ X)
+        add_grad(grads, names[1], dY.sum(axis=0))
+    return dY @ E
+
+
 # ---------------------------------------------------------------- dropout
+def dropout_mask(shape, p, rng, dtype):  # dtype: a numpy dtype (X.dtype)
+    """Inverted-dropout keep mask on the host: 0 with probability p, else 1/(1-p).
+
+    Drawn from the run's generator (reproducible on any backend); the caller sends it to X's
+    device. A mask of shape (1, B, F) used on (T, B, F) is locked dropout: one mask per sequence,
+    the same at every time step (it broadcasts, forward and backward)."""
+    return (rng.random(shape) >= p).astype(dtype) / dtype.type(1.0 - p)
+
+
 def dropout_forward(X, p, rng, train):
     """Inverted dropout: zero each unit with probability p and scale survivors by 1/(1-p).
 
@@ -54,7 +82,13 @@ def dropout_forward(X, p, rng, train):
     """
     if not train or p <= 0.0:
         return X, None
-    keep = (rng.random(X.shape) >= p).astype(X.dtype) / X.dtype.type(1.0 - p)  # (same as X)
+    return masked_forward(X, dropout_mask(X.shape, p, rng, X.dtype))
+
+
+def masked_forward(X, keep):
+    """X ⊙ keep for a mask drawn beforehand (None: identity); keep broadcasts over X (T, B, F)."""
+    if keep is None:
+        return X, None
     keep = to_device(keep, array_module(X))
     return X * keep, keep
 

@@ -7,7 +7,8 @@ A training checkpoint holds everything a resumed run needs to continue bit for b
                                     <name> is another set (NT-ASGD's average: opt.eval_params)
     sched/<name>                    the learning-rate schedule's state (plateau: scale, best, ...)
     state/<l>.<i>                   the hidden state carried into the next window
-    meta: step, epoch, window       where the run is in the training streams
+    meta: step, epoch, window       where the run is in the training streams (window: fixed
+          position                  BPTT; position: the next new column, k1k2 and variable)
           rng                       the dropout generator's bit-generator state
           lr_scale, nonfinite, ...  the non-finite guard's state (rollbacks lower lr_scale)
           best_valid, interval      the best validation loss; the sums of the log interval so far
@@ -23,6 +24,7 @@ import math
 
 from rnnlm.backend import to_host
 from rnnlm.config.load import config_to_dict
+from rnnlm.config.schema import _FIELDS
 from rnnlm.console import warn
 from rnnlm.errors import CheckpointError
 
@@ -31,9 +33,11 @@ from .checkpoint import atomic_write_bytes, checkpoint_bytes, join_arrays, load_
 # Keys that must be the same to resume: they fix the shapes, the optimizer state and the data
 # position. Others (max_steps, lr, eval_every, ...) may change between runs.
 RESUME_KEYS = ("model.*", "data.tokenizer", "data.valid_fraction", "data.test_fraction",
-               "train.batch_size", "train.bptt", "train.dtype", "optim.name", "optim.momentum")
+               "train.batch_size", "train.bptt", "train.dtype", "optim.name", "optim.momentum",
+               "train.bptt_mode", "train.k1", "train.k2")
+_DEFAULTS = {sec: {n: f.default for n, f in fields.items()} for sec, fields in _FIELDS.items()}
 _COUNTERS = ("step", "epoch", "window", "tokens", "clip_count", "nonfinite", "bad_streak",
-             "stalls")
+             "stalls", "position")
 
 
 def training_checkpoint(params, opt, ts, cfg, tokenizer, schedule=None, data_files=None):
@@ -110,7 +114,8 @@ def check_compatible(cfg, meta, path):
         sec, _, name = key.partition(".")
         names = now[sec] if name == "*" else [name]
         for n in names:
-            old = saved.get(sec, {}).get(n) if isinstance(saved.get(sec), dict) else None
+            old = saved.get(sec, {}).get(n, _DEFAULTS[sec][n]) \
+                if isinstance(saved.get(sec), dict) else None  # a key added since: its default
             if key == "optim.name" and _former_adam(saved):
                 old = "adamw"
             if old != now[sec][n]:
@@ -170,7 +175,8 @@ def restore(params, opt, ts, arrays, meta, path, schedule=None):
         ts.lr_scale = float(meta["lr_scale"])
         interval = meta.get("interval") or {"losses": [], "norms": [], "tokens": 0}
         ts.log = {"losses": [float(v) for v in interval["losses"]],
-                  "norms": [float(v) for v in interval["norms"]], "tokens": int(interval["tokens"])}
+                  "norms": [float(v) for v in interval["norms"]], "tokens": int(interval["tokens"]),
+                  "penalties": [float(v) for v in interval.get("penalties", [])]}
         ts.rng.bit_generator.state = meta["rng"]
         ts.state = tuple(state)
     except CheckpointError:

@@ -286,6 +286,7 @@ class _RowsOfGlobalDraw:
 
     def __init__(self, rng, size, rank):
         self.rng, self.size, self.rank = rng, size, rank
+        self.whole = rng  # masks every rank shares (word dropout, weight-drop): drawn whole
 
     def random(self, shape):
         T, b, *rest = shape

@@ -14,7 +14,7 @@ from rnnlm.model import zero_state
 
 
 def new_interval():
-    return {"losses": [], "norms": [], "tokens": 0}
+    return {"losses": [], "norms": [], "tokens": 0, "penalties": []}
 
 
 @dataclass
@@ -25,7 +25,8 @@ class TrainState:
     state: tuple  # carried hidden state, one tuple per layer
     step: int = 0  # optimizer steps done
     epoch: int = 0  # passes over the training streams begun
-    window: int = 0  # next window of the current pass
+    window: int = 0  # next window of the current pass (train.bptt_mode fixed)
+    position: int = 0  # next new column of the current pass (k1k2, variable: train/bptt.py)
     tokens: int = 0  # training tokens seen
     clip_count: int = 0  # steps on which clipping fired
     best_valid: float = math.inf
@@ -51,6 +52,7 @@ class Interval:
         log = self.ts.log
         log["losses"].append(float(out.loss))
         log["norms"].append(float(out.grad_norm))
+        log.setdefault("penalties", []).append(float(out.penalty))
         log["tokens"] += out.tokens
 
     def record(self, out):
@@ -65,6 +67,8 @@ class Interval:
                   "clip_rate": ts.clip_count / ts.step, "grad_norms": log["norms"],
                   "tokens_per_s": log["tokens"] / elapsed,
                   "step_norms": np.asarray(out.step_norms).tolist()}
+        if any(log.get("penalties") or ()):  # AR/TAR on: `loss` is the cross-entropy alone
+            record["penalty"] = float(np.mean(log["penalties"]))
         ts.log = new_interval()
         self.start = time.perf_counter()
         return record

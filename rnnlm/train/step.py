@@ -6,10 +6,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnlm.backend import to_device
-from rnnlm.data.batching import num_windows, window
 from rnnlm.diagnostics.probe import probe_record
-from rnnlm.model import loss_and_grads, zero_state
+from rnnlm.model import window_loss_and_grads
 from rnnlm.optim import clip_by_norm, clip_by_value, global_norm
+
+from .bptt import next_window
 
 
 @dataclass
@@ -17,40 +18,32 @@ class StepResult:
     """What one step did, for the log, the progress bar and the non-finite guard."""
 
     nonfinite: bool  # loss or gradient NaN/inf: nothing was updated
-    loss: float  # mean loss of the window, nats/token
+    loss: float  # mean cross-entropy of the window, nats/token (without the penalty)
     grad_norm: float  # global gradient norm before clipping
     lr: float
-    tokens: int  # tokens in the window (B * T, all ranks together)
+    tokens: int  # tokens whose loss counts in the window (B * T, all ranks together)
     grad_norm_clipped: float | None = None  # after clipping
     clipped: bool = False
     step_norms: np.ndarray | None = None  # (L, T) ‖∂L/∂s_t‖ per layer and time step
     probe: dict | None = None  # the gradient-flow probe's record, on probe steps
     stop: int | None = None  # the signal every rank saw by this step (GracefulStop.requested)
-
-
-def next_window(run):
-    """(x, y) of the next training window, (B, T) each; a new pass starts from a zero state."""
-    ts = run.ts
-    if ts.epoch == 0 or ts.window >= num_windows(run.streams, run.cfg.train.bptt):
-        # a new pass (the first one too) begins at window 0 from a zero state
-        ts.epoch, ts.window = ts.epoch + 1, 0
-        ts.state = zero_state(run.spec, run.streams.shape[0], run.dtype, run.xp)
-    x, y = window(run.streams, ts.window, run.cfg.train.bptt)
-    ts.window += 1
-    return x, y
+    penalty: float = 0.0  # AR + TAR added to the loss that was differentiated (this rank's rows)
 
 
 def train_step(run, stop=None) -> StepResult:
     """One step on this rank's rows of the window; under MPI the ranks' gradients, losses,
     tokens, step norms and `stop` (a pending signal) are added up in one Allreduce first."""
     cfg, ts, comm = run.cfg, run.ts, run.comm
-    x, y = next_window(run)  # host arrays (B/K, T); the model ships them to its device
+    win = next_window(run)  # host arrays (B/K, T); the model ships them to its device
+    x, y = win.x, win.y
     state_in = ts.state
-    lr = ts.lr_scale * run.schedule(ts.step)
+    lr = ts.lr_scale * run.schedule(ts.step) * win.lr_factor
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below, reported once
-        loss, grads, new_state, norms = loss_and_grads(run.params, run.spec, x, y, ts.state,
-                                                       comm.dropout_rng(ts.rng), train=True)
-        loss, tokens, norms, stop = comm.reduce_step(grads, loss, x.size, norms, stop)
+        r = window_loss_and_grads(run.params, run.spec, x, y, ts.state, comm.dropout_rng(ts.rng),
+                                  True, win.loss_from, win.carry)
+        loss, grads, new_state, norms = r.loss, r.grads, r.state, r.step_norms
+        new_tokens = x.shape[0] * (x.shape[1] - win.loss_from)  # k1k2: the k1 new ones
+        loss, tokens, norms, stop = comm.reduce_step(grads, loss, new_tokens, norms, stop)
         norm = global_norm(grads)  # before clipping: clipping would turn inf into NaN
     if not (math.isfinite(loss) and math.isfinite(norm)):
         return StepResult(True, loss, norm, lr, tokens, stop=stop)
@@ -75,4 +68,4 @@ def train_step(run, stop=None) -> StepResult:
     return StepResult(False, loss, norm, lr, tokens,
                       grad_norm_clipped=norm_after if not value_clipped else global_norm(grads),
                       clipped=bool(clipped or value_clipped), step_norms=norms, probe=probe,
-                      stop=stop)
+                      stop=stop, penalty=r.penalty)
