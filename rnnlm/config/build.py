@@ -6,6 +6,7 @@ other module takes these objects (gradcheck and bench derive theirs with datacla
 import numpy as np
 
 from rnnlm.data.tokenizers import make_tokenizer
+from rnnlm.errors import ConfigError
 from rnnlm.model import InitSpec, ModelSpec
 from rnnlm.optim import make_optimizer, make_schedule
 
@@ -13,7 +14,26 @@ from rnnlm.optim import make_optimizer, make_schedule
 def model_spec(cfg, vocab_size) -> ModelSpec:
     m = cfg.model
     return ModelSpec(cell=m.cell, vocab_size=vocab_size, embed_size=m.embed_size,
-                     hidden_size=m.hidden_size, layers=m.layers, dropout=m.dropout)
+                     hidden_size=m.hidden_size, layers=m.layers, dropout=m.dropout, head=m.head,
+                     adaptive_cutoffs=adaptive_cutoffs(m, vocab_size))
+
+
+def adaptive_cutoffs(m, vocab_size) -> tuple:
+    """model.adaptive_cutoffs "2000,6000" -> (2000, 6000), checked against the vocabulary size
+    (only read for the adaptive head)."""
+    if m.head != "adaptive":
+        return ()
+    text = str(m.adaptive_cutoffs).replace(" ", "")
+    try:
+        cuts = tuple(int(c) for c in text.split(",")) if text else ()
+    except ValueError:
+        cuts = None
+    if not cuts or cuts[0] <= 0 or cuts[-1] >= vocab_size or list(cuts) != sorted(set(cuts)):
+        raise ConfigError(f"model.adaptive_cutoffs is {m.adaptive_cutoffs!r}: the adaptive head "
+                          f"needs increasing ids between 1 and {vocab_size - 1} (the vocabulary "
+                          f"has {vocab_size}), comma-separated, e.g. "
+                          f"'{max(1, vocab_size // 5)},{max(2, vocab_size * 3 // 5)}'")
+    return cuts
 
 
 def init_spec(cfg) -> InitSpec:

@@ -13,7 +13,7 @@ def evaluate_streams(params, spec, streams, bptt):
 
     Each window's mean is weighted by its token count, so a short last window counts fairly.
     """
-    state = zero_state(spec, streams.shape[0], params["head.W"].dtype)
+    state = zero_state(spec, streams.shape[0], params["embed.W"].dtype)
     total, count = 0.0, 0
     for _, x, y in iter_windows(streams, bptt):
         loss, state = evaluate_loss(params, spec, x, y, state)

@@ -2,12 +2,13 @@
 
 The prompt primes the state (one window, all its tokens at once); then each new token is drawn
 from the softmax of the last logits and fed back one step at a time. Sampling can never drift from
-training because it calls model.forward, the very function training differentiates.
+training because it calls the model's forward pass, the very one training differentiates (the head's
+distribution computed for the last position only).
 """
 
 import numpy as np
 
-from rnnlm.model import forward, zero_state
+from rnnlm.model import next_logits, zero_state
 from rnnlm.nn.heads import log_softmax
 
 
@@ -40,16 +41,16 @@ def generate(params, spec, prompt_ids, length, rng, temperature=1.0, top_k=0, to
 
     prompt_ids (P,): primes the state; empty means start from `start_id` (not yielded).
     """
-    dtype = params["head.W"].dtype
+    dtype = params["embed.W"].dtype
     state = zero_state(spec, 1, dtype)
     prompt = np.asarray(prompt_ids, np.int64).reshape(-1)
     if prompt.size == 0:
         prompt = np.array([start_id])
-    logits, state, _ = forward(params, spec, prompt[None, :], state)  # (P, 1, V)
-    last = logits[-1, 0]
+    last, state = next_logits(params, spec, prompt[None, :], state)  # (1, V) after the prompt
+    last = last[0]
     for _ in range(length):
         p = next_token_distribution(last, temperature, top_k, top_p)
         token = int(rng.choice(p.size, p=p))
         yield token
-        logits, state, _ = forward(params, spec, np.array([[token]]), state)
-        last = logits[-1, 0]
+        last, state = next_logits(params, spec, np.array([[token]]), state)
+        last = last[0]

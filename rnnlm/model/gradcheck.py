@@ -14,6 +14,7 @@ import dataclasses
 import numpy as np
 
 from rnnlm.nn.cells import get_cell
+
 from rnnlm.nn.heads import softmax_cross_entropy
 
 from . import lm
@@ -45,23 +46,27 @@ def numeric_grad(f, x, eps=1e-4):
 
 
 def small_spec(spec, vocab_size=11, embed_size=4, hidden_size=5):
-    """A small copy of an architecture: every field kept (cell, layers, dropout, ...) but the sizes."""
+    """A small copy of an architecture: every field kept (cell, layers, dropout, head, ...) but
+    the sizes; the adaptive head's cutoffs become a head and two tail clusters of the small V."""
+    cutoffs = (vocab_size // 3, 2 * vocab_size // 3) if spec.head == "adaptive" else ()
     return dataclasses.replace(spec, vocab_size=vocab_size, embed_size=embed_size,
-                               hidden_size=hidden_size)
+                               hidden_size=hidden_size, adaptive_cutoffs=cutoffs)
 
 
-def check_model(spec, batch_size=3, bptt=4, seed=0, eps=1e-4, init=None):
+def check_model(spec, batch_size=3, bptt=4, seed=0, eps=1e-4, init=None, path="train"):
     """Gradient check of the whole model on one random window from a random non-zero state.
 
     ``init`` is the InitSpec of the parameters (default: InitSpec()). Dropout masks come from a generator
-    re-seeded for every evaluation, so each forward sees the same masks.
+    re-seeded for every evaluation, so each forward sees the same masks. ``path`` "train" checks
+    the way training goes (forward_hidden, the head's loss, backward_hidden); "logits" the way
+    through the logits (forward, softmax cross-entropy on them, backward): the same loss.
     Returns {name: relative error} for every parameter and for every initial-state tensor
     (named ``state.{l}.h`` / ``state.{l}.c``).
     """
     rng = np.random.default_rng(seed)
     params = init_params(spec, rng, np.float64, init or InitSpec())
     for name, p in params.items():  # non-zero biases exercise more of the chain rule
-        if name.endswith(".b") or name.endswith(".b_hn"):
+        if name.rsplit(".", 1)[-1].startswith("b"):  # b, b_hn, the adaptive head's b0, b1, ...
             p += rng.uniform(-0.1, 0.1, p.shape)
     x = rng.integers(0, spec.vocab_size, (batch_size, bptt))
     y = rng.integers(0, spec.vocab_size, (batch_size, bptt))
@@ -71,17 +76,27 @@ def check_model(spec, batch_size=3, bptt=4, seed=0, eps=1e-4, init=None):
         state = tuple(tuple(np.abs(s) for s in layer) for layer in state)
     drop_seed = seed + 1
 
-    def loss():
-        logits, _, _ = lm.forward(params, spec, x, state, np.random.default_rng(drop_seed),
-                                     train=True)
-        T, B, V = logits.shape
-        return softmax_cross_entropy(logits.reshape(T * B, V), y.T.reshape(T * B))[0]
+    def run(grads=None):
+        """The window's mean loss; with a grads dict, also its gradients and dstate."""
+        drop_rng = np.random.default_rng(drop_seed)
+        if path == "logits":
+            logits, _, cache = lm.forward(params, spec, x, state, drop_rng, train=True)
+            T, B, V = logits.shape
+            loss, dlogits = softmax_cross_entropy(logits.reshape(T * B, V), y.T.reshape(T * B))
+            if grads is None:
+                return loss, None
+            return loss, lm.backward(params, spec, dlogits.reshape(T, B, V), cache, grads=grads)[2]
+        top, _, cache = lm.forward_hidden(params, spec, x, state, drop_rng, train=True)
+        loss, dtop = lm.head_loss(params, spec, top, y, grads)
+        if grads is None:
+            return loss, None
+        return loss, lm.backward_hidden(params, spec, dtop, cache, grads=grads)[2]
 
-    logits, _, cache = lm.forward(params, spec, x, state, np.random.default_rng(drop_seed),
-                                     train=True)
-    T, B, V = logits.shape
-    _, dlogits = softmax_cross_entropy(logits.reshape(T * B, V), y.T.reshape(T * B))
-    grads, _, dstate = lm.backward(params, spec, dlogits.reshape(T, B, V), cache)
+    def loss():
+        return run()[0]
+
+    grads = {}
+    _, dstate = run(grads)
 
     errors = {}
     for name, p in params.items():

@@ -13,6 +13,8 @@ class ModelSpec:
     hidden_size: int  # H, every layer
     layers: int  # L
     dropout: float = 0.0  # on the embedding output, between layers and before the head
+    head: str = "full"  # a name in rnnlm.registry.HEADS
+    adaptive_cutoffs: tuple = ()  # the adaptive head's cluster bounds c_1 < ... < c_n < V
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import math
 
 from rnnlm.backend import to_host
 from rnnlm.config.load import config_to_dict
+from rnnlm.config.schema import Config
 from rnnlm.console import warn
 from rnnlm.errors import CheckpointError
 
@@ -87,11 +88,13 @@ def check_compatible(cfg, meta, path):
     saved, now = meta.get("config"), config_to_dict(cfg)
     if not isinstance(saved, dict):
         raise CheckpointError(f"checkpoint '{path}' has no config: it was not written by `rnnlm train`")
+    defaults = config_to_dict(Config())  # a key newer than the run: the run had its default
     for key in RESUME_KEYS:
         sec, _, name = key.partition(".")
         names = now[sec] if name == "*" else [name]
         for n in names:
-            old = saved.get(sec, {}).get(n) if isinstance(saved.get(sec), dict) else None
+            old = (saved[sec].get(n, defaults[sec][n]) if isinstance(saved.get(sec), dict)
+                   else None)
             if old != now[sec][n]:
                 raise CheckpointError(
                     f"--resume: config key '{sec}.{n}' is {now[sec][n]!r} but the run was trained "
