@@ -57,13 +57,16 @@ def forward_hidden(params, spec, x, state, rng=None, train=False):
     return top, tuple(new_state), LMCache(emb_cache, drops, layer_caches, top, T, B)
 
 
-def backward_hidden(params, spec, dtop, cache, dstate=None, param_grads=True, grads=None):
+def backward_hidden(params, spec, dtop, cache, dstate=None, param_grads=True, grads=None,
+                    overwrite=False):
     """BPTT from the gradient at the head's input dtop (T * B, H): grads, step norms, dstate_in.
 
     ``dstate`` is the gradient arriving at the window's final state (None: zero, as in truncated
     BPTT). ``step_norms[l, t]`` = ‖∂L/∂s_t‖ of layer l, one host array made once per window.
     Gradients are added into ``grads`` (a new dict when None). With ``param_grads=False`` only
-    the gradient flow is wanted (the probe): no weight product is computed.
+    the gradient flow is wanted (the probe): no weight product is computed. ``overwrite=True``
+    lets the cells write their gradients over the cache (it is spent: the training step's memory
+    saving; the probe reads the activations after its backward and leaves it False).
     """
     cell = get_cell(spec.cell)
     T, B = cache.T, cache.B
@@ -78,7 +81,8 @@ def backward_hidden(params, spec, dtop, cache, dstate=None, param_grads=True, gr
         d_out = dstate[l] if dstate is not None else tuple(
             xp.zeros((B, spec.hidden_size), dh.dtype) for _ in cell.state)
         dh, dstate_in[l], norms[l] = cell.backward(layer_params(params, l), dh, d_out,
-                                                   cache.layers[l], into, f"rnn.{l}.")
+                                                   cache.layers[l], into, f"rnn.{l}.",
+                                                   overwrite)
     if param_grads:
         embedding_backward(dropout_backward(dh, cache.drops[0]), cache.embed, grads, "embed.W")
     step_norms = xp.stack(norms) if norms else xp.empty((0, T))
@@ -119,7 +123,7 @@ def loss_and_grads(params, spec, x, y, state, rng=None, train=True):
     top, new_state, cache = forward_hidden(params, spec, x, state, rng, train)
     grads = {}
     loss, dtop = head_loss(params, spec, top, y, grads)
-    _, norms, _ = backward_hidden(params, spec, dtop, cache, grads=grads)
+    _, norms, _ = backward_hidden(params, spec, dtop, cache, grads=grads, overwrite=True)
     return loss, grads, new_state, norms
 
 
