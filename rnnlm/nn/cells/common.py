@@ -38,13 +38,14 @@ def sigmoid_halves(xp, k, H, tanh_blocks, dtype):
     return half
 
 
-def weight_grads(X, Hprev, dA_x, dA_h, W_x, grads=None, prefix=""):
+def weight_grads(X, Hprev, dA_x, dA_h, W_x, grads=None, prefix="", out=None):
     """After the time loop: dX, and dW_x, dW_h, db added into grads, each one product over T*B rows.
 
     dA_x (T, B, kH) is the gradient at the input projection, dA_h the gradient at the recurrent
     product (the same array; None: the caller adds dW_h itself, as the GRU does). Hprev (T, B, H)
     holds h_{t-1} at t: h0, then Hs[:-1] (the cells keep them in one buffer, so dW_h is one
-    product). With grads None only dX is computed (the gradient-flow probe).
+    product). With grads None only dX is computed (the gradient-flow probe). ``out`` (T, B, D):
+    a spent buffer of dX's shape to write dX into (the overwriting backward passes dHs).
     """
     T, B, D = X.shape
     kH = dA_x.shape[2]
@@ -55,4 +56,7 @@ def weight_grads(X, Hprev, dA_x, dA_h, W_x, grads=None, prefix=""):
         if dA_h is not None:
             add_grad(grads, prefix + "W_h", Hprev.reshape(T * B, H).T @ dA_h.reshape(T * B, kH))
         add_grad(grads, prefix + "b", dAx.sum(axis=0))  # (kH,)
+    if out is not None and out.shape == X.shape and out.flags.c_contiguous:
+        xp = array_module(dAx)
+        return xp.matmul(dAx, W_x.T, out=out.reshape(T * B, D)).reshape(T, B, D)
     return (dAx @ W_x.T).reshape(T, B, D)

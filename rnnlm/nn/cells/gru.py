@@ -3,7 +3,8 @@
 The reset gate multiplies ``h_{t-1} W_h[n] + b_hn`` after the product, so the recurrent product of
 all three blocks stays one fused matrix product per step. As in the LSTM: no allocation per step,
 activations written over the pre-activations, one tanh call for all gates, W_hᵀ contiguous in
-the backward, and with ``overwrite=True`` the input-side gradient written over the activations.
+the backward, and with ``overwrite=True`` the input-side gradient written over the activations
+(and the n block below over HN).
 The gradient at the recurrent product differs from it only in the n block (by the reset gate),
 so only that block, (T, B, H), is kept for dW_h and b_hn.
 """
@@ -62,14 +63,15 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     H = H3 // 3
     W_hT = transposed(xp, p["W_h"])  # (3H, H)
     dGX = G if overwrite else xp.empty_like(G)  # (T, B, 3H) gradient at the input-side pre-acts
-    dGHn = xp.empty((T, B, H), G.dtype)  # the n block of the gradient at h_{t-1} W_h
+    dGHn = HN if overwrite else xp.empty_like(HN)  # n block of the gradient at h_{t-1} W_h
     sq = xp.empty(T)  # ‖∂L/∂h_t‖², kept on the device until the window is done
     dh_next = xp.array(dstate_out[0], copy=True)  # (B, H) a buffer we own
     dh, dan, dz, direct = (xp.empty_like(dh_next) for _ in range(4))
     sd = xp.empty((B, 2 * H), G.dtype)  # σ' of r, z
     dgh = xp.empty((B, 3 * H), G.dtype)  # the gradient at h_{t-1} W_h of this step
     for t in range(T - 1, -1, -1):
-        g, dx = G[t], dGX[t]  # the same memory when overwriting: every read of g comes first
+        g, dx = G[t], dGX[t]  # the same memory when overwriting: every read of g (and of HN[t],
+        # which dGHn[t] then overwrites) comes first
         r, z, n = g[:, :H], g[:, H:2 * H], g[:, 2 * H:]
         xp.add(dHs[t], dh_next, out=dh)
         sq[t] = xp.vdot(dh, dh)  # Σ dh², one BLAS dot, stays an array
@@ -93,7 +95,8 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
         dGHn[t] = dgh[:, 2 * H:]
         xp.matmul(dgh, W_hT, out=dh_next)
         dh_next += direct
-    dX = weight_grads(X, Hext[:-1], dGX, None, p["W_x"], grads, prefix)
+    dX = weight_grads(X, Hext[:-1], dGX, None, p["W_x"], grads, prefix,
+                      dHs if overwrite else None)
     if grads is not None:
         N = T * B
         Hprev = Hext[:-1].reshape(N, H).T  # (H, N)

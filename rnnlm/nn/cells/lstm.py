@@ -90,7 +90,8 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
         xp.multiply(dc, tmp, out=da[:, 3 * H:])  # ∂/∂g through tanh (g's last read was above)
         da[:, :3 * H] *= sd
         xp.matmul(da, W_hT, out=dh_next)  # into h_{t-1}
-    dX = weight_grads(X, Hext[:-1], dA, dA, p["W_x"], grads, prefix)
+    dX = weight_grads(X, Hext[:-1], dA, dA, p["W_x"], grads, prefix,
+                      dHs if overwrite else None)
     return dX, (dh_next, dc_next), xp.sqrt(sq)
 
 

@@ -1,7 +1,9 @@
 """Vanilla RNN, tanh or ReLU:  h_t = φ(x_t W_x + h_{t-1} W_h + b).
 
 The input projection is written straight into the output buffer and completed there step by step
-(no separate pre-activation array); no allocation per step; W_hᵀ contiguous in the backward.
+(no separate pre-activation array); no allocation per step; W_hᵀ contiguous in the backward,
+φ' taken step by step, and with ``overwrite=True`` dA written over the incoming gradient dHs
+(the training step owns it: it is the layer above's dX or the head's).
 """
 
 from typing import NamedTuple
@@ -41,15 +43,19 @@ def _backward(p, dHs, dstate_out, cache, relu, grads=None, prefix="", overwrite=
     Hs = Hext[1:]
     T = Hs.shape[0]
     W_hT = transposed(xp, p["W_h"])
-    # φ'(a_t) for the whole window at once, before the loop; dA is then scaled in place.
-    dA = (Hs > 0).astype(Hs.dtype) if relu else 1.0 - Hs * Hs  # (T, B, H)
+    dA = dHs if overwrite else xp.empty_like(Hs)  # (T, B, H) gradient at the pre-activations
     sq = xp.empty(T)  # ‖∂L/∂h_t‖², kept on the device until the window is done
     dh_next = xp.array(dstate_out[0], copy=True)
-    dh = xp.empty_like(dh_next)
+    dh, slope = xp.empty_like(dh_next), xp.empty_like(dh_next)
     for t in range(T - 1, -1, -1):
         xp.add(dHs[t], dh_next, out=dh)  # from above (the loss at t) + from the future (t+1 ...)
         sq[t] = xp.vdot(dh, dh)  # Σ dh², one BLAS dot, stays an array
-        dA[t] *= dh  # gradient at the pre-activation a_t
+        if relu:
+            xp.greater(Hs[t], 0, out=slope, casting="unsafe")  # φ'(a_t): 1 where h_t > 0
+        else:
+            xp.multiply(Hs[t], Hs[t], out=slope)
+            xp.subtract(1.0, slope, out=slope)  # φ'(a_t) = 1 - h_t²
+        xp.multiply(dh, slope, out=dA[t])
         xp.matmul(dA[t], W_hT, out=dh_next)  # (B, H) into h_{t-1}
     dX = weight_grads(cache.X, Hext[:-1], dA, dA, p["W_x"], grads, prefix)
     return dX, (dh_next,), xp.sqrt(sq)
