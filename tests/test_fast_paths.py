@@ -95,21 +95,3 @@ def test_training_path_equals_logits_path_float32(cell, head):
     assert set(grads) == set(grads2) == set(params)
     for k in grads:
         np.testing.assert_allclose(grads[k], grads2[k], rtol=2e-3, atol=2e-6, err_msg=k)
-
-
-@pytest.mark.parametrize("cell", CELLS)
-def test_batch_halves_in_two_threads_equal_the_whole_batch(cell, monkeypatch):
-    """split.py's two-thread loops (forced on here, threadpoolctl or not) against one loop."""
-    from rnnlm.nn.cells import split
-    p, X, state, dHs, dstate = _case(cell, np.float64, B=6)
-    out = {}
-    for halves in (1, 2):
-        monkeypatch.setattr(split, "FORCE", halves)
-        c = get_cell(cell)
-        Hs, st, cache = c.forward(p, X, state)
-        g = {}
-        dX, ds, norms = c.backward(p, dHs.copy(), dstate, cache, g, "", True)
-        out[halves] = [Hs, *st, dX, *ds, norms] + [g[k] for k in sorted(g)]
-    for a, b in zip(out[1], out[2]):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
-    assert split.batch_slices(6) == [slice(0, 3), slice(3, 6)]

@@ -14,15 +14,13 @@ from typing import NamedTuple
 from rnnlm.backend import array_module
 
 from ..functional import add_grad
-from . import split
 from .base import Cell
 from .common import input_projection, sigmoid_halves, transposed, weight_grads
 
 
 class GRUCache(NamedTuple):
     X: object  # (T, B, D) the window's inputs
-    G: object  # (T, B, 3H) activations r, z, n (after an overwriting backward: the input-side
-    #           gradient)
+    G: object  # (T, B, 3H) activations r, z, n (the input-side gradient after an overwriting backward)
     HN: object  # (T, B, H) h_{t-1} W_h[n] + b_hn
     Hext: object  # (T + 1, B, H) h_0 (carried in), then h_1 .. h_T (the layer's output)
 
@@ -38,26 +36,22 @@ def forward(p, X, state):
     HN = xp.empty((T, B, H), X.dtype)  # h_{t-1} W_h[n] + b_hn, kept for backward
     Hext = xp.empty((T + 1, B, H), X.dtype)
     Hext[0] = h0
-
-    def steps(k, rows):  # the time loop on the batch rows `rows`
-        gh = xp.empty((rows.stop - rows.start, 3 * H), X.dtype)  # h_{t-1} W_h
-        for t in range(T):
-            g, h = G[t, rows], Hext[t, rows]
-            xp.matmul(h, W_h, out=gh)
-            rz = g[:, :2 * H]
-            rz += gh[:, :2 * H]
-            xp.tanh(rz, out=rz)
-            rz *= 0.5
-            rz += 0.5  # σ(a) = (1 + tanh(a / 2)) / 2
-            hn = xp.add(gh[:, 2 * H:], b_hn, out=HN[t, rows])
-            n = g[:, 2 * H:]
-            n += xp.multiply(g[:, :H], hn, out=gh[:, :H])  # x W_x[n] + b[n] + r ⊙ hn
-            xp.tanh(n, out=n)
-            hs = xp.subtract(h, n, out=Hext[t + 1, rows])  # h_t = n + z ⊙ (h_{t-1} - n)
-            hs *= g[:, H:2 * H]
-            hs += n
-
-    split.run(steps, split.batch_slices(B))
+    gh = xp.empty((B, 3 * H), X.dtype)  # h_{t-1} W_h
+    for t in range(T):
+        g, h = G[t], Hext[t]
+        xp.matmul(h, W_h, out=gh)
+        rz = g[:, :2 * H]
+        rz += gh[:, :2 * H]
+        xp.tanh(rz, out=rz)
+        rz *= 0.5
+        rz += 0.5  # σ(a) = (1 + tanh(a / 2)) / 2
+        hn = xp.add(gh[:, 2 * H:], b_hn, out=HN[t])
+        n = g[:, 2 * H:]
+        n += xp.multiply(g[:, :H], hn, out=gh[:, :H])  # x W_x[n] + b[n] + r ⊙ hn
+        xp.tanh(n, out=n)
+        hs = xp.subtract(h, n, out=Hext[t + 1])  # h_t = n + z ⊙ (h_{t-1} - n)
+        hs *= g[:, H:2 * H]
+        hs += n
     Hs = Hext[1:]
     return Hs, (Hs[-1].copy(),), GRUCache(X, G, HN, Hext)
 
@@ -70,43 +64,37 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     W_hT = transposed(xp, p["W_h"])  # (3H, H)
     dGX = G if overwrite else xp.empty_like(G)  # (T, B, 3H) gradient at the input-side pre-acts
     dGHn = HN if overwrite else xp.empty_like(HN)  # n block of the gradient at h_{t-1} W_h
+    sq = xp.empty(T)  # ‖∂L/∂h_t‖², kept on the device until the window is done
     dh_next = xp.array(dstate_out[0], copy=True)  # (B, H) a buffer we own
-    slices = split.batch_slices(B)
-    sq = xp.empty((len(slices), T))  # ‖∂L/∂h_t‖² of each part of the batch
-
-    def steps(k, rows):  # the time loop on the batch rows `rows`
-        dhn = dh_next[rows]
-        dh, dan, dz, direct = (xp.empty_like(dhn) for _ in range(4))
-        sd = xp.empty((rows.stop - rows.start, 2 * H), G.dtype)  # σ' of r, z
-        dgh = xp.empty((rows.stop - rows.start, 3 * H), G.dtype)  # gradient at h_{t-1} W_h
-        for t in range(T - 1, -1, -1):
-            g, dx = G[t, rows], dGX[t, rows]  # the same memory when overwriting: every read of
-            # g (and of HN[t], which dGHn[t] then overwrites) comes first
-            r, z, n = g[:, :H], g[:, H:2 * H], g[:, 2 * H:]
-            xp.add(dHs[t, rows], dhn, out=dh)
-            sq[k, t] = xp.vdot(dh, dh)  # Σ dh², one BLAS dot, stays an array
-            xp.multiply(n, n, out=dan)
-            xp.subtract(1.0, dan, out=dan)
-            xp.subtract(1.0, z, out=dz)
-            dan *= dz
-            dan *= dh  # through n: dh ⊙ (1 - z) ⊙ (1 - n²)
-            xp.subtract(Hext[t, rows], n, out=dz)
-            dz *= dh  # ∂/∂z before σ'
-            xp.multiply(dan, r, out=dgh[:, 2 * H:])  # the reset gate scales the n block's product
-            s = g[:, :2 * H]
-            xp.subtract(1.0, s, out=sd)
-            sd *= s  # σ' of r and z
-            xp.multiply(dh, z, out=direct)  # the direct path h_t = ... + z ⊙ h_{t-1}
-            xp.multiply(dan, HN[t, rows], out=dx[:, :H])  # ∂/∂r
-            dx[:, H:2 * H] = dz
-            dx[:, 2 * H:] = dan
-            dx[:, :2 * H] *= sd
-            dgh[:, :2 * H] = dx[:, :2 * H]
-            dGHn[t, rows] = dgh[:, 2 * H:]
-            xp.matmul(dgh, W_hT, out=dhn)
-            dhn += direct
-
-    split.run(steps, slices)
+    dh, dan, dz, direct = (xp.empty_like(dh_next) for _ in range(4))
+    sd = xp.empty((B, 2 * H), G.dtype)  # σ' of r, z
+    dgh = xp.empty((B, 3 * H), G.dtype)  # the gradient at h_{t-1} W_h of this step
+    for t in range(T - 1, -1, -1):
+        g, dx = G[t], dGX[t]  # the same memory when overwriting: every read of g (and of HN[t],
+        # which dGHn[t] then overwrites) comes first
+        r, z, n = g[:, :H], g[:, H:2 * H], g[:, 2 * H:]
+        xp.add(dHs[t], dh_next, out=dh)
+        sq[t] = xp.vdot(dh, dh)  # Σ dh², one BLAS dot, stays an array
+        xp.multiply(n, n, out=dan)
+        xp.subtract(1.0, dan, out=dan)
+        xp.subtract(1.0, z, out=dz)
+        dan *= dz
+        dan *= dh  # through n: dh ⊙ (1 - z) ⊙ (1 - n²)
+        xp.subtract(Hext[t], n, out=dz)
+        dz *= dh  # ∂/∂z before σ'
+        xp.multiply(dan, r, out=dgh[:, 2 * H:])  # the reset gate scales the n block's product
+        s = g[:, :2 * H]
+        xp.subtract(1.0, s, out=sd)
+        sd *= s  # σ' of r and z
+        xp.multiply(dh, z, out=direct)  # the direct path h_t = ... + z ⊙ h_{t-1}
+        xp.multiply(dan, HN[t], out=dx[:, :H])  # ∂/∂r
+        dx[:, H:2 * H] = dz
+        dx[:, 2 * H:] = dan
+        dx[:, :2 * H] *= sd
+        dgh[:, :2 * H] = dx[:, :2 * H]
+        dGHn[t] = dgh[:, 2 * H:]
+        xp.matmul(dgh, W_hT, out=dh_next)
+        dh_next += direct
     dX = weight_grads(X, Hext[:-1], dGX, None, p["W_x"], grads, prefix,
                       dHs if overwrite else None)
     if grads is not None:
@@ -117,7 +105,7 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
         xp.matmul(Hprev, dGHn.reshape(N, H), out=dW_h[:, 2 * H:])
         add_grad(grads, prefix + "W_h", dW_h)
         add_grad(grads, prefix + "b_hn", dGHn.sum(axis=(0, 1)))
-    return dX, (dh_next,), xp.sqrt(sq.sum(axis=0))
+    return dX, (dh_next,), xp.sqrt(sq)
 
 
 GRU = Cell(name="gru", gates="rzn", state=("h",), forward=forward, backward=backward,

@@ -3,8 +3,7 @@
 Per step, on (B, ·) blocks that stay in cache: no allocation (every temporary is a buffer made
 once per window), the gate activations written over the pre-activations, one tanh call for all
 four gates (common.sigmoid_halves), and in the backward the recurrent product on a contiguous
-W_hᵀ; the loops run on batch halves in two threads where split.py says it pays. With
-``overwrite=True`` (the training step) dA is written over the activations G, step by
+W_hᵀ. With ``overwrite=True`` (the training step) dA is written over the activations G, step by
 step, after the step has read them: the cache is spent, and no second (T, B, 4H) array is made.
 """
 
@@ -12,7 +11,6 @@ from typing import NamedTuple
 
 from rnnlm.backend import array_module
 
-from . import split
 from .base import Cell
 from .common import input_projection, sigmoid_halves, transposed, weight_grads
 
@@ -37,24 +35,20 @@ def forward(p, X, state):
     Hext = xp.empty_like(Cext)
     Cext[0], Hext[0] = c0, h0
     tanhC = xp.empty((T, B, H), X.dtype)
-
-    def steps(k, rows):  # the time loop on the batch rows `rows`
-        rec = xp.empty((rows.stop - rows.start, 4 * H), X.dtype)  # h_{t-1} W_h
-        ig = xp.empty((rows.stop - rows.start, H), X.dtype)  # i ⊙ g
-        for t in range(T):
-            g = G[t, rows]
-            xp.matmul(Hext[t, rows], W_h, out=rec)
-            g += rec
-            xp.tanh(g, out=g)  # g block: tanh(a); sigmoid blocks: tanh(a / 2)
-            s = g[:, :3 * H]
-            s *= 0.5
-            s += 0.5  # σ(a) = (1 + tanh(a / 2)) / 2
-            c = xp.multiply(g[:, H:2 * H], Cext[t, rows], out=Cext[t + 1, rows])  # f ⊙ c_{t-1}
-            c += xp.multiply(g[:, :H], g[:, 3 * H:], out=ig)  # + i ⊙ g
-            xp.tanh(c, out=tanhC[t, rows])
-            xp.multiply(g[:, 2 * H:3 * H], tanhC[t, rows], out=Hext[t + 1, rows])  # o ⊙ tanh(c)
-
-    split.run(steps, split.batch_slices(B))
+    rec = xp.empty((B, 4 * H), X.dtype)  # h_{t-1} W_h
+    ig = xp.empty((B, H), X.dtype)  # i ⊙ g
+    for t in range(T):
+        g = G[t]
+        xp.matmul(Hext[t], W_h, out=rec)
+        g += rec
+        xp.tanh(g, out=g)  # g block: tanh(a); sigmoid blocks: tanh(a / 2)
+        s = g[:, :3 * H]
+        s *= 0.5
+        s += 0.5  # σ(a) = (1 + tanh(a / 2)) / 2
+        c = xp.multiply(g[:, H:2 * H], Cext[t], out=Cext[t + 1])  # f ⊙ c_{t-1}
+        c += xp.multiply(g[:, :H], g[:, 3 * H:], out=ig)  # + i ⊙ g
+        xp.tanh(c, out=tanhC[t])
+        xp.multiply(g[:, 2 * H:3 * H], tanhC[t], out=Hext[t + 1])  # h_t = o ⊙ tanh(c_t)
     Hs = Hext[1:]  # (T, B, H), a contiguous view
     return Hs, (Hs[-1].copy(), Cext[-1].copy()), LSTMCache(X, G, Cext, tanhC, Hext)
 
@@ -66,45 +60,39 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     H = H4 // 4
     W_hT = transposed(xp, p["W_h"])  # (4H, H)
     dA = G if overwrite else xp.empty_like(G)  # (T, B, 4H) gradient at the pre-activations
+    sq = xp.empty(T)  # ‖∂L/∂(h_t, c_t)‖², kept on the device until the window is done
     dh_next, dc_next = (xp.array(s, copy=True) for s in dstate_out)  # (B, H) buffers we own
-    slices = split.batch_slices(B)
-    sq = xp.empty((len(slices), T))  # ‖∂L/∂(h_t, c_t)‖² of each part of the batch
-
-    def steps(k, rows):  # the time loop on the batch rows `rows`
-        dhn, dcn = dh_next[rows], dc_next[rows]
-        dh, dc, tmp = (xp.empty_like(dhn) for _ in range(3))
-        sd = xp.empty((rows.stop - rows.start, 3 * H), G.dtype)  # σ' of i, f, o
-        for t in range(T - 1, -1, -1):
-            g, da = G[t, rows], dA[t, rows]  # the same memory when overwriting: g is read first
-            i, f, o, gg = g[:, :H], g[:, H:2 * H], g[:, 2 * H:3 * H], g[:, 3 * H:]
-            tc = tanhC[t, rows]
-            xp.add(dHs[t, rows], dhn, out=dh)  # from the loss at t + from the future
-            # ‖∂L/∂(h_t, c_t)‖ of the state as the next step receives it (dc_next =
-            # ∂L/∂c_t at fixed h_t): the LSTM's memory travels in c, h alone would hide it.
-            sq[k, t] = xp.vdot(dh, dh) + xp.vdot(dcn, dcn)
-            xp.multiply(tc, tc, out=tmp)
-            xp.subtract(1.0, tmp, out=tmp)
-            tmp *= o
-            xp.multiply(tmp, dh, out=dc)  # through h = o ⊙ tanh(c)
-            dc += dcn  # + from c_{t+1}
-            s = g[:, :3 * H]
-            xp.subtract(1.0, s, out=sd)
-            sd *= s  # σ' = σ(1 - σ) of i, f, o
-            xp.multiply(gg, gg, out=tmp)
-            xp.subtract(1.0, tmp, out=tmp)
-            tmp *= i  # i ⊙ (1 - g²)
-            xp.multiply(dc, f, out=dcn)  # into c_{t-1}
-            xp.multiply(dh, tc, out=da[:, 2 * H:3 * H])  # ∂/∂o
-            xp.multiply(dc, Cext[t, rows], out=da[:, H:2 * H])  # ∂/∂f, c_{t-1} = Cext[t]
-            xp.multiply(dc, gg, out=da[:, :H])  # ∂/∂i
-            xp.multiply(dc, tmp, out=da[:, 3 * H:])  # ∂/∂g through tanh (g's last read above)
-            da[:, :3 * H] *= sd
-            xp.matmul(da, W_hT, out=dhn)  # into h_{t-1}
-
-    split.run(steps, slices)
+    dh, dc, tmp = (xp.empty_like(dh_next) for _ in range(3))
+    sd = xp.empty((B, 3 * H), G.dtype)  # σ' of i, f, o
+    for t in range(T - 1, -1, -1):
+        g, da = G[t], dA[t]  # the same memory when overwriting: every read of g comes first
+        i, f, o, gg = g[:, :H], g[:, H:2 * H], g[:, 2 * H:3 * H], g[:, 3 * H:]
+        tc = tanhC[t]
+        xp.add(dHs[t], dh_next, out=dh)  # from the loss at t + from the future
+        # ‖∂L/∂(h_t, c_t)‖ of the state as the next step receives it (dc_next = ∂L/∂c_t at fixed
+        # h_t): the LSTM's memory travels in c, so h alone would hide it.
+        sq[t] = xp.vdot(dh, dh) + xp.vdot(dc_next, dc_next)
+        xp.multiply(tc, tc, out=tmp)
+        xp.subtract(1.0, tmp, out=tmp)
+        tmp *= o
+        xp.multiply(tmp, dh, out=dc)  # through h = o ⊙ tanh(c)
+        dc += dc_next  # + from c_{t+1}
+        s = g[:, :3 * H]
+        xp.subtract(1.0, s, out=sd)
+        sd *= s  # σ' = σ(1 - σ) of i, f, o
+        xp.multiply(gg, gg, out=tmp)
+        xp.subtract(1.0, tmp, out=tmp)
+        tmp *= i  # i ⊙ (1 - g²)
+        xp.multiply(dc, f, out=dc_next)  # into c_{t-1}
+        xp.multiply(dh, tc, out=da[:, 2 * H:3 * H])  # ∂/∂o
+        xp.multiply(dc, Cext[t], out=da[:, H:2 * H])  # ∂/∂f, c_{t-1} = Cext[t]
+        xp.multiply(dc, gg, out=da[:, :H])  # ∂/∂i
+        xp.multiply(dc, tmp, out=da[:, 3 * H:])  # ∂/∂g through tanh (g's last read was above)
+        da[:, :3 * H] *= sd
+        xp.matmul(da, W_hT, out=dh_next)  # into h_{t-1}
     dX = weight_grads(X, Hext[:-1], dA, dA, p["W_x"], grads, prefix,
                       dHs if overwrite else None)
-    return dX, (dh_next, dc_next), xp.sqrt(sq.sum(axis=0))
+    return dX, (dh_next, dc_next), xp.sqrt(sq)
 
 
 LSTM = Cell(name="lstm", gates="ifog", state=("h", "c"), forward=forward, backward=backward,

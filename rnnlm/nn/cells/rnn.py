@@ -10,7 +10,6 @@ from typing import NamedTuple
 
 from rnnlm.backend import array_module
 
-from . import split
 from .base import Cell
 from .common import input_projection, transposed, weight_grads
 
@@ -29,15 +28,11 @@ def _forward(p, X, state, relu):
     Hext[0] = h0
     input_projection(X, p["W_x"], p["b"], out=Hext[1:])  # a_t without the recurrent part
     W_h = p["W_h"]
-
-    def steps(k, rows):  # the time loop on the batch rows `rows`
-        rec = xp.empty((rows.stop - rows.start, H), X.dtype)
-        for t in range(T):
-            a = Hext[t + 1, rows]
-            a += xp.matmul(Hext[t, rows], W_h, out=rec)
-            xp.maximum(a, 0, out=a) if relu else xp.tanh(a, out=a)
-
-    split.run(steps, split.batch_slices(B))
+    rec = xp.empty((B, H), X.dtype)
+    for t in range(T):
+        a = Hext[t + 1]
+        a += xp.matmul(Hext[t], W_h, out=rec)
+        xp.maximum(a, 0, out=a) if relu else xp.tanh(a, out=a)
     Hs = Hext[1:]
     return Hs, (Hs[-1].copy(),), RNNCache(X, Hext)
 
@@ -46,30 +41,24 @@ def _backward(p, dHs, dstate_out, cache, relu, grads=None, prefix="", overwrite=
     xp = array_module(dHs)
     Hext = cache.Hext
     Hs = Hext[1:]
-    T, B = Hs.shape[:2]
+    T = Hs.shape[0]
     W_hT = transposed(xp, p["W_h"])
     dA = dHs if overwrite else xp.empty_like(Hs)  # (T, B, H) gradient at the pre-activations
+    sq = xp.empty(T)  # ‖∂L/∂h_t‖², kept on the device until the window is done
     dh_next = xp.array(dstate_out[0], copy=True)
-    slices = split.batch_slices(B)
-    sq = xp.empty((len(slices), T))  # ‖∂L/∂h_t‖² of each part of the batch
-
-    def steps(k, rows):  # the time loop on the batch rows `rows`
-        dhn = dh_next[rows]
-        dh, slope = xp.empty_like(dhn), xp.empty_like(dhn)
-        for t in range(T - 1, -1, -1):
-            xp.add(dHs[t, rows], dhn, out=dh)  # from above (the loss at t) + from the future
-            sq[k, t] = xp.vdot(dh, dh)  # Σ dh², one BLAS dot, stays an array
-            if relu:
-                xp.greater(Hs[t, rows], 0, out=slope, casting="unsafe")  # φ'(a_t): 1 where h_t > 0
-            else:
-                xp.multiply(Hs[t, rows], Hs[t, rows], out=slope)
-                xp.subtract(1.0, slope, out=slope)  # φ'(a_t) = 1 - h_t²
-            xp.multiply(dh, slope, out=dA[t, rows])
-            xp.matmul(dA[t, rows], W_hT, out=dhn)  # (B, H) into h_{t-1}
-
-    split.run(steps, slices)
+    dh, slope = xp.empty_like(dh_next), xp.empty_like(dh_next)
+    for t in range(T - 1, -1, -1):
+        xp.add(dHs[t], dh_next, out=dh)  # from above (the loss at t) + from the future (t+1 ...)
+        sq[t] = xp.vdot(dh, dh)  # Σ dh², one BLAS dot, stays an array
+        if relu:
+            xp.greater(Hs[t], 0, out=slope, casting="unsafe")  # φ'(a_t): 1 where h_t > 0
+        else:
+            xp.multiply(Hs[t], Hs[t], out=slope)
+            xp.subtract(1.0, slope, out=slope)  # φ'(a_t) = 1 - h_t²
+        xp.multiply(dh, slope, out=dA[t])
+        xp.matmul(dA[t], W_hT, out=dh_next)  # (B, H) into h_{t-1}
     dX = weight_grads(cache.X, Hext[:-1], dA, dA, p["W_x"], grads, prefix)
-    return dX, (dh_next,), xp.sqrt(sq.sum(axis=0))
+    return dX, (dh_next,), xp.sqrt(sq)
 
 
 def _cell(name, relu):
