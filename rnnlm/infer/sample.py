@@ -2,8 +2,8 @@
 
 The prompt primes the state (one window, all its tokens at once); then each new token is drawn
 from the softmax of the last logits and fed back one step at a time. Sampling can never drift from
-training because it calls the model's forward pass, the very one training differentiates (the head's
-distribution computed for the last position only).
+training because it calls the model's forward pass, the very one training differentiates; the
+head's distribution is computed for the last position only (model.next_logits).
 """
 
 import numpy as np
