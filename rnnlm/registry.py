@@ -1,4 +1,5 @@
-"""Every pluggable concept of rnnlm, named once: cells, tokenizers, optimizers, LR schedules.
+"""Every pluggable concept of rnnlm, named once: cells, output heads, tokenizers, optimizers, LR
+schedules.
 
 Each entry maps the name a config uses to the object that implements it ("module:attribute") and
 a one-line description. The config's choices, `--help` and the README's config reference are
@@ -21,6 +22,13 @@ CELLS = {
     "rnn_relu": Entry("rnnlm.nn.cells.rnn:RELU", "Elman RNN, h = max(0, x W_x + h W_h + b)"),
     "gru": Entry("rnnlm.nn.cells.gru:GRU", "gated recurrent unit, gates [r, z, n]"),
     "lstm": Entry("rnnlm.nn.cells.lstm:LSTM", "long short-term memory, gates [i, f, o, g]"),
+}
+
+HEADS = {
+    "full": Entry("rnnlm.nn.heads.full:FULL", "softmax over the whole vocabulary"),
+    "adaptive": Entry("rnnlm.nn.heads.adaptive:ADAPTIVE",
+                      "adaptive softmax (Grave et al. 2017): frequent ids in a head, rarer ids in "
+                      "tail clusters split at model.adaptive_cutoffs; needs ids sorted by frequency"),
 }
 
 TOKENIZERS = {

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from rnnlm import bench, model
 from rnnlm.cli import app
+from rnnlm.nn.cells import get_cell
 
 KEYS = ("config", "threads", "train_tokens_per_s", "ratio", "gflops", "peak_gflops",
         "peak_share", "peak_mib", "bptt_mib")
@@ -43,7 +44,11 @@ def test_flops_of_a_tiny_gru(monkeypatch):
     # V 7, D 3, H 5, 2 layers, B 2, T 4, k = 3: per token (3+5)·15 + (5+5)·15 + 5·7 = 305.
     monkeypatch.setitem(bench.CONFIGS, "tiny", ("gru", 7, 3, 5, 2, 2, 4))
     assert bench.multiply_adds("tiny") == 3 * 8 * 305
-    assert bench.bptt_bytes("tiny") == 4 * 8 * (3 + 2 * 5 * 5 + 7)
+    assert bench.bptt_bytes("tiny", activations_only=True) == 4 * 8 * (3 + 2 * 5 * 5 + 7)
+    # with the gradients: P = 7·3 (embedding) + (3+5+1)·15 + 5 + (5+5+1)·15 + 5 (GRU, b_hn)
+    # + 5·7 + 7 (head)
+    assert bench.param_count("tiny") == 21 + 140 + 170 + 42
+    assert bench.bptt_bytes("tiny") == 4 * (8 * (3 + 2 * 5 * 5 + 7) + 373)
 
 
 @pytest.mark.parametrize("cell", ["rnn_tanh", "gru", "lstm"])
@@ -71,7 +76,9 @@ def test_bptt_bytes_is_what_the_forward_pass_keeps(cell, monkeypatch):
                 base = base.base
             seen[id(base)] = base.nbytes
     walk(cache)
-    assert sum(seen.values()) + logits.nbytes == bench.bptt_bytes("tiny")
+    # the cells also copy the carried-in state (B, H each) into their buffers, beside h_1..h_T
+    carried = 4 * L * len(get_cell(cell).state) * B * H
+    assert sum(seen.values()) + logits.nbytes == bench.bptt_bytes("tiny", True) + carried
 
 
 def test_bench_json_keys_and_probe():

@@ -31,7 +31,9 @@ def test_old_checkpoint_scores_as_before(old_run):
     got = json.loads(r.stdout.strip().splitlines()[-1])
     want = json.loads((OLD / "expected_eval_text.json").read_text())
     assert got["tokens"] == want["tokens"] and got["step"] == want["step"]
-    assert got["loss"] == pytest.approx(want["loss"], rel=1e-12, abs=0)
+    # a float32 model: the same loss up to float32 rounding (the gate arithmetic may be reordered,
+    # as issue 13's sigmoid through tanh did: 7e-9 relative)
+    assert got["loss"] == pytest.approx(want["loss"], rel=1e-6, abs=0)
 
 
 def test_old_checkpoint_samples_as_before(old_run):

@@ -112,16 +112,17 @@ def test_gate_saturation_per_block():
     G = np.full((T, B, 4 * H), 0.5)  # lstm order i, f, o, g
     G[..., H:2 * H] = 0.99  # f saturated everywhere
     G[..., 3 * H] = -0.97  # one g unit in four saturated (tanh: |g| > 0.95)
-    lstm_cache = LSTMCache(None, None, None, G, None, None, None)
+    lstm_cache = LSTMCache(*[None] * 5)._replace(G=G)
     sat = d.layer_health("lstm", lstm_cache)["saturation"]
     assert sat == {"i": 0.0, "f": 1.0, "o": 0.0, "g": 0.25}
     G3 = np.full((T, B, 3 * H), 0.02)  # gru order r, z, n; n = 0.02 is a tanh far from ±1
-    sat = d.layer_health("gru", GRUCache(None, None, G3, None, None))["saturation"]
+    sat = d.layer_health("gru", GRUCache(*[None] * 4)._replace(G=G3))["saturation"]
     assert sat == {"r": 1.0, "z": 1.0, "n": 0.0}
     Hs = np.ones((T, B, H))
     Hs[..., :2] = 0.0  # two of four ReLU units never fire
     Hs[0, 0, 1] = 0.3  # ... one fires once: alive
-    assert d.layer_health("rnn_relu", RNNCache(None, None, Hs))["dead_share"] == 0.25
+    Hext = np.concatenate([np.ones((1, B, H)), Hs])  # h_0, then h_1 .. h_T
+    assert d.layer_health("rnn_relu", RNNCache(None, Hext))["dead_share"] == 0.25
 
 
 def test_probe_covers_every_cell_and_layer():

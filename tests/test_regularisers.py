@@ -32,6 +32,12 @@ REGULARISERS = {
     "tar": dict(tar=1.5),
     "all": dict(dropout=0.2, dropout_output=0.4, dropout_locked=True, dropout_words=0.2,
                 weight_drop=0.3, tie_weights=True, ar=2.0, tar=1.0),
+    # untied, the training step goes through the head's own loss (not the logits): check it too,
+    # with the full and with the adaptive head
+    "all-untied": dict(dropout=0.2, dropout_output=0.4, dropout_locked=True, dropout_words=0.2,
+                       weight_drop=0.3, ar=2.0, tar=1.0),
+    "all-adaptive": dict(dropout=0.2, dropout_locked=True, dropout_words=0.2, weight_drop=0.3,
+                         ar=2.0, tar=1.0, head="adaptive", adaptive_cutoffs=(3, 7)),
 }
 
 
@@ -46,6 +52,14 @@ def spec(cell="lstm", layers=2, **kw):
 def test_gradcheck_with_each_regulariser(cell, name):
     errors = check_model(spec(cell, **REGULARISERS[name]))
     assert max(errors.values()) < TOLERANCE, errors
+
+
+@pytest.mark.parametrize("name", ["all-untied", "all-adaptive"])
+def test_the_head_loss_path_and_the_logits_path_agree(name):
+    s = spec("lstm", **REGULARISERS[name])
+    for path in ("train", "logits"):
+        errors = check_model(s, path=path)
+        assert max(errors.values()) < TOLERANCE, (path, errors)
 
 
 @pytest.mark.parametrize("mode", MODE_WINDOWS)

@@ -20,7 +20,26 @@ def model_spec(cfg, vocab_size) -> ModelSpec:
                      dropout_embed=own(m.dropout_embed), dropout_layers=own(m.dropout_layers),
                      dropout_output=own(m.dropout_output), dropout_locked=m.dropout_locked,
                      dropout_words=m.dropout_words, weight_drop=m.weight_drop,
-                     tie_weights=m.tie_weights, ar=m.ar, tar=m.tar)
+                     tie_weights=m.tie_weights, ar=m.ar, tar=m.tar, head=m.head,
+                     adaptive_cutoffs=adaptive_cutoffs(m, vocab_size))
+
+
+def adaptive_cutoffs(m, vocab_size) -> tuple:
+    """model.adaptive_cutoffs "2000,6000" -> (2000, 6000), checked against the vocabulary size
+    (only read for the adaptive head)."""
+    if m.head != "adaptive":
+        return ()
+    text = str(m.adaptive_cutoffs).replace(" ", "")
+    try:
+        cuts = tuple(int(c) for c in text.split(",")) if text else ()
+    except ValueError:
+        cuts = None
+    if not cuts or cuts[0] <= 0 or cuts[-1] >= vocab_size or list(cuts) != sorted(set(cuts)):
+        raise ConfigError(f"model.adaptive_cutoffs is {m.adaptive_cutoffs!r}: the adaptive head "
+                          f"needs increasing ids between 1 and {vocab_size - 1} (the vocabulary "
+                          f"has {vocab_size}), comma-separated, e.g. "
+                          f"'{max(1, vocab_size // 5)},{max(2, vocab_size * 3 // 5)}'")
+    return cuts
 
 
 def init_spec(cfg) -> InitSpec:

@@ -173,6 +173,10 @@ def _check_recipe(cfg) -> None:
         raise ConfigError(f"model.tie_weights needs model.embed_size == model.hidden_size (the output "
                           f"layer is the embedding transposed), got {m.embed_size} and {m.hidden_size}: "
                           "set both to one value")
+    if m.tie_weights and m.head != "full":
+        raise ConfigError(f"model.tie_weights ties the full softmax's weights to the embedding; "
+                          f"model.head={m.head} has no such matrix: set model.head=full or "
+                          "model.tie_weights=false")
     if t.bptt_mode == "k1k2" and (t.k2 or t.bptt) < t.k1:
         raise ConfigError(f"train.k2 ({t.k2 or t.bptt}{'' if t.k2 else ' = train.bptt'}) must be >= "
                           f"train.k1 ({t.k1}): each update backpropagates through at least its own "

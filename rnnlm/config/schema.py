@@ -2,7 +2,7 @@
 
 Written once, here, as frozen dataclass fields; load.py validates files and overrides against
 it, and describe_keys() reads it back for the README's config reference. The choices of the keys
-that name a pluggable piece (cell, tokenizer, optimizer, schedule) come from rnnlm/registry.py.
+that name a pluggable piece (cell, head, tokenizer, optimizer, schedule) come from rnnlm/registry.py.
 """
 
 import dataclasses
@@ -83,6 +83,10 @@ class ModelConfig:
                                choices=("orthogonal", "uniform", "normal", "identity"))
     recurrent_gain: float = _key(1.0, "factor multiplying W_h at initialisation", gt=0.0)
     forget_bias: float = _key(1.0, "LSTM forget-gate bias at initialisation")
+    head: str = _key("full", "output layer: " + registry.describe(registry.HEADS),
+                     choices=registry.choices(registry.HEADS))
+    adaptive_cutoffs: str = _key("", "adaptive head only: the ids where the head and each tail "
+                                 "cluster end, increasing and below the vocabulary size, e.g. \"2000,6000\"")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 The prompt primes the state (one window, all its tokens at once); then each new token is drawn
 from the softmax of the last logits and fed back one step at a time. Sampling can never drift from
-training because it calls model.forward, the very function training differentiates.
+training because it calls the model's forward pass, the very one training differentiates; the
+head's distribution is computed for the last position only (model.next_logits).
 
 Several samples are generated together as one batch (one forward per step for all N rows). Row i
 draws from its own generator, seeded ``seed + i``, with the same arithmetic as a single sample, so
@@ -12,7 +13,7 @@ float64 exactly; in float32 a batch's matrix products may round differently from
 
 import numpy as np
 
-from rnnlm.model import forward, zero_state
+from rnnlm.model import forward, next_logits, zero_state
 from rnnlm.nn.heads import log_softmax
 
 
@@ -65,8 +66,7 @@ def prime(params, spec, prompt_ids, rows=1, start_id=0, state=None):
     if state is None:
         state = zero_state(spec, rows, params["embed.W"].dtype)
     x = np.repeat(prompt[None, :], rows, axis=0)  # (rows, P)
-    logits, state, _ = forward(params, spec, x, state)  # (P, rows, V)
-    return logits[-1], state
+    return next_logits(params, spec, x, state)  # (rows, V) after the prompt, the state
 
 
 class Sampler:
@@ -85,8 +85,7 @@ class Sampler:
     def step(self):
         """Draw one token per row (N,), feed it through the model, return it."""
         tokens = draw(distributions(self.last, *self.settings), self.rngs)
-        logits, self.state, _ = forward(self.params, self.spec, tokens[:, None], self.state)
-        self.last = logits[-1]  # (N, V)
+        self.last, self.state = next_logits(self.params, self.spec, tokens[:, None], self.state)
         return tokens
 
 

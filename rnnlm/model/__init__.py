@@ -1,11 +1,14 @@
 """The model: spec (architecture and init), params (names, shapes, init), lm (forward and
 backward), gradcheck (finite differences). Imports rnnlm.nn for the math."""
 
-from .lm import (LMCache, Masks, WindowResult, advance, backward, draw_masks, evaluate_loss, forward,
-                 loss_and_grads, window_loss_and_grads)
+from .lm import (LMCache, Masks, WindowResult, advance, backward, backward_hidden, draw_masks,
+                 evaluate_loss, forward, forward_hidden, head_loss, loss_and_grads, next_logits,
+                 token_nll, window_loss_and_grads)
 from .params import init_layer, init_params, layer_params, orthogonal, param_shapes, zero_state
 from .spec import InitSpec, ModelSpec
 
 __all__ = ["InitSpec", "LMCache", "Masks", "ModelSpec", "WindowResult", "advance", "backward",
-           "draw_masks", "evaluate_loss", "forward", "init_layer", "init_params", "layer_params",
-           "loss_and_grads", "orthogonal", "param_shapes", "window_loss_and_grads", "zero_state"]
+           "backward_hidden", "draw_masks", "evaluate_loss", "forward", "forward_hidden",
+           "head_loss", "init_layer", "init_params", "layer_params", "loss_and_grads",
+           "next_logits", "orthogonal", "param_shapes", "token_nll", "window_loss_and_grads",
+           "zero_state"]

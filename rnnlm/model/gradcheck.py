@@ -14,6 +14,7 @@ import dataclasses
 import numpy as np
 
 from rnnlm.nn.cells import get_cell
+
 from rnnlm.nn.heads import softmax_cross_entropy
 
 from . import lm
@@ -46,26 +47,42 @@ def numeric_grad(f, x, eps=1e-4):
 
 def small_spec(spec, vocab_size=11, embed_size=4, hidden_size=5):
     """A small copy of an architecture: every field kept (cell, layers, dropout, regularisers,
-    ...) but the sizes; with tied weights D = H (the head reads embed.Wᵀ)."""
+    head, ...) but the sizes; with tied weights D = H (the head reads embed.Wᵀ); the adaptive
+    head's cutoffs become a head and two tail clusters of the small V."""
     if spec.tie_weights:
         embed_size = hidden_size
+    cutoffs = (vocab_size // 3, 2 * vocab_size // 3) if spec.head == "adaptive" else ()
     return dataclasses.replace(spec, vocab_size=vocab_size, embed_size=embed_size,
-                               hidden_size=hidden_size)
+                               hidden_size=hidden_size, adaptive_cutoffs=cutoffs)
 
 
-def _objective(params, spec, x, y, state, drop_seed, loss_from):
+def _objective(params, spec, x, y, state, drop_seed, loss_from, path, grads=None):
     """What training minimises on one window: the mean cross-entropy of positions loss_from..T-1
     plus the AR/TAR penalty, with the masks of a generator seeded afresh (the same every call).
-    Returns (value, dlogits (T, B, V), cache)."""
-    logits, _, cache = lm.forward(params, spec, x, state, np.random.default_rng(drop_seed),
-                                  train=True)
-    T, B, V = logits.shape
-    weights = lm.loss_weights(T, B, loss_from, np, logits.dtype)  # as training weighs them
-    loss, dlogits = softmax_cross_entropy(logits.reshape(T * B, V), y.T.reshape(T * B), weights)
-    return loss + cache.penalty, dlogits.reshape(T, B, V), cache
+    With a grads dict, also its gradients (added there); returns (value, dstate or None).
+
+    path "train" goes the way training goes (forward_hidden, the head's loss, backward_hidden);
+    "logits" through the logits (forward, softmax cross-entropy on them, backward): the same
+    function. A weighted loss (loss_from) and tied weights always go through the logits."""
+    drop_rng = np.random.default_rng(drop_seed)
+    if path == "logits" or loss_from or spec.tie_weights:
+        logits, _, cache = lm.forward(params, spec, x, state, drop_rng, train=True)
+        T, B, V = logits.shape
+        weights = lm.loss_weights(T, B, loss_from, np, logits.dtype)  # as training weighs them
+        loss, dlogits = softmax_cross_entropy(logits.reshape(T * B, V), y.T.reshape(T * B), weights)
+        if grads is None:
+            return loss + cache.penalty, None
+        return loss + cache.penalty, lm.backward(params, spec, dlogits.reshape(T, B, V), cache,
+                                                 grads=grads)[2]
+    top, _, cache = lm.forward_hidden(params, spec, x, state, drop_rng, train=True)
+    loss, dtop = lm.head_loss(params, spec, top, y, grads)
+    if grads is None:
+        return loss + cache.penalty, None
+    return loss + cache.penalty, lm.backward_hidden(params, spec, dtop, cache, grads=grads)[2]
 
 
-def check_model(spec, batch_size=3, bptt=4, seed=0, eps=1e-4, init=None, loss_from=0):
+def check_model(spec, batch_size=3, bptt=4, seed=0, eps=1e-4, init=None, loss_from=0,
+                path="train"):
     """Gradient check of the whole model on one random window from a random non-zero state.
 
     ``init`` is the InitSpec of the parameters (default: InitSpec()). Every regulariser of the
@@ -73,13 +90,14 @@ def check_model(spec, batch_size=3, bptt=4, seed=0, eps=1e-4, init=None, loss_fr
     masks come from a generator re-seeded for every evaluation, so each forward sees the same
     masks, and the checked function is cross-entropy + penalty. ``loss_from``: only positions
     loss_from..bptt-1 count (the k1/k2 mode's window); the variable mode is this at other bptt.
+    ``path``: "train" (the training step's way through the head) or "logits" (see _objective).
     Returns {name: relative error} for every parameter and for every initial-state tensor
     (named ``state.{l}.h`` / ``state.{l}.c``).
     """
     rng = np.random.default_rng(seed)
     params = init_params(spec, rng, np.float64, init or InitSpec())
     for name, p in params.items():  # non-zero biases exercise more of the chain rule
-        if name.endswith(".b") or name.endswith(".b_hn"):
+        if name.rsplit(".", 1)[-1].startswith("b"):  # b, b_hn, the adaptive head's b0, b1, ...
             p += rng.uniform(-0.1, 0.1, p.shape)
     x = rng.integers(0, spec.vocab_size, (batch_size, bptt))
     y = rng.integers(0, spec.vocab_size, (batch_size, bptt))
@@ -90,10 +108,10 @@ def check_model(spec, batch_size=3, bptt=4, seed=0, eps=1e-4, init=None, loss_fr
     drop_seed = seed + 1
 
     def loss():
-        return _objective(params, spec, x, y, state, drop_seed, loss_from)[0]
+        return _objective(params, spec, x, y, state, drop_seed, loss_from, path)[0]
 
-    _, dlogits, cache = _objective(params, spec, x, y, state, drop_seed, loss_from)
-    grads, _, dstate = lm.backward(params, spec, dlogits, cache)
+    grads = {}
+    _, dstate = _objective(params, spec, x, y, state, drop_seed, loss_from, path, grads)
 
     errors = {}
     for name, p in params.items():

@@ -1,4 +1,4 @@
-"""The language model: embedding -> L recurrent layers -> linear -> softmax cross-entropy.
+"""The language model: embedding -> L recurrent layers -> an output head (model.head).
 
 Dropout (inverted) sits on the embedding output, between layers and before the head: every
 non-recurrent connection, never on the recurrent path (rates: spec.rate). The state is a tuple
@@ -16,6 +16,16 @@ The regularisers of training (train=True; all off by default, see ModelSpec):
 Every mask is drawn once per window (draw_masks, in a fixed order from the run's generator) and
 can be handed in, so a gradient check and the k1/k2 mode's state advance see the same masks.
 
+Two ways through the head, one set of parameters:
+
+    training, evaluation   forward_hidden -> the head's loss / nll on the targets -> backward_hidden
+                           (the head builds no more than it needs: the full softmax one (N, V)
+                           buffer, the adaptive softmax none)
+    logits                 forward -> (T, B, V) logits whose softmax is the model's distribution;
+                           backward takes their gradient: the probe, the k1/k2 mode's weighted
+                           loss, tied weights, the tests
+    sampling               next_logits: the head on the last position only
+
 The backward pass is the forward read in reverse: head, then each layer from the top down, then
 the embedding; every piece adds its gradients into one grads dict.
 """
@@ -27,10 +37,11 @@ import numpy as np
 from rnnlm.backend import array_module, to_device, to_host
 from rnnlm.nn.cells import get_cell
 from rnnlm.nn.functional import add_grad
-from rnnlm.nn.heads import cross_entropy, softmax_cross_entropy
+from rnnlm.nn.heads import get_head, head_params, softmax_cross_entropy
+from rnnlm.nn.heads.softmax import nll_
 from rnnlm.nn.layers import (dropout_backward, dropout_mask, embedding_backward,
-                             embedding_forward, linear_backward, linear_forward, masked_forward,
-                             tied_linear_backward, tied_linear_forward)
+                             embedding_forward, masked_forward, tied_linear_backward,
+                             tied_linear_forward)
 from rnnlm.nn.regularisers import (ar_backward, ar_forward, tar_backward, tar_forward,
                                    weight_drop_backward, weight_drop_forward, word_dropout_forward)
 
@@ -82,7 +93,8 @@ class LMCache(NamedTuple):
     embed: tuple  # the embedding's cache
     drops: list  # L + 1 dropout masks (None when off): embedding output, then each layer's output
     layers: list  # L cell caches
-    head: tuple  # the output layer's cache
+    head: object  # the head's cache (its input top (T * B, H); tied: (top, embed.W)); None
+    #               after forward_hidden, which stops before the head
     T: int
     B: int
     words: object = None  # (T, B, 1) per-token scale of word dropout, None when off
@@ -120,28 +132,28 @@ def _body(params, spec, x, state, masks):
     return h, raw, tuple(new_state), (emb_cache, words, drops, layer_caches, weights)
 
 
-def _head_forward(params, spec, h):
-    """h (T, B, H) -> logits (T*B, V) and the head's cache; tied: embed.Wᵀ is the weight."""
-    T, B, H = h.shape
+def _head_forward(params, spec, top):
+    """top (N, H) -> logits (N, V) and the head's cache; tied: embed.Wᵀ is the weight."""
     if spec.tie_weights:
-        return tied_linear_forward(h.reshape(T * B, H), params["embed.W"], params["head.b"])
-    return linear_forward(h.reshape(T * B, H), params["head.W"], params["head.b"])
+        return tied_linear_forward(top, params["embed.W"], params["head.b"])
+    return get_head(spec.head).logits(head_params(params), top), top
 
 
-def _head_backward(spec, dlogits, cache, grads):
+def _head_backward(params, spec, dlogits, cache, grads):
+    """dtop (N, H) from dlogits (N, V); adds the head's gradients into grads (None: none)."""
     if spec.tie_weights:
         return tied_linear_backward(dlogits, cache, grads, ("embed.W", "head.b"))
-    return linear_backward(dlogits, cache, grads, ("head.W", "head.b"))
+    return get_head(spec.head).logits_backward(head_params(params), cache, dlogits, grads, "head.")
 
 
-def forward(params, spec, x, state, rng=None, train=False, masks=None):
-    """x (B, T) int token ids, state from the previous window.
+def forward_hidden(params, spec, x, state, rng=None, train=False, masks=None):
+    """x (B, T) int token ids, state from the previous window -> the head's input top (T * B, H),
+    the state after the last step, and the cache for backward_hidden (its head field None).
 
-    Returns logits (T, B, V), the state after the last step, and the cache for backward.
-    Time-major inside: each step of the recurrence is one contiguous (B, ·) block. x and state
-    may come from the host: they go to the parameters' device here, one window at a time.
-    train=True draws this window's masks from `rng` (or uses `masks`, from draw_masks) and
-    computes the AR/TAR penalty into cache.penalty.
+    Time-major inside: each step of the recurrence is one contiguous (B, ·) block; row t * B + b
+    of top is (t, b). x and state may come from the host: they go to the parameters' device here,
+    one window at a time. train=True draws this window's masks from `rng` (or uses `masks`, from
+    draw_masks) and computes the AR/TAR penalty into cache.penalty.
     """
     xp = array_module(params["embed.W"])
     x = to_device(x, xp)
@@ -150,8 +162,7 @@ def forward(params, spec, x, state, rng=None, train=False, masks=None):
         masks = draw_masks(spec, x.shape[1], x.shape[0], rng, params["embed.W"].dtype)
     h, raw, new_state, (emb_cache, words, drops, layer_caches, weights) = \
         _body(params, spec, x, state, masks if train else None)
-    T, B, _ = h.shape
-    logits, head_cache = _head_forward(params, spec, h)
+    T, B, H = h.shape
     penalty, ar, tar = 0.0, None, None
     if train and spec.ar > 0:
         value, ar = ar_forward(h, spec.ar)
@@ -159,8 +170,16 @@ def forward(params, spec, x, state, rng=None, train=False, masks=None):
     if train and spec.tar > 0:
         value, tar = tar_forward(raw, spec.tar)
         penalty += value
-    cache = LMCache(emb_cache, drops, layer_caches, head_cache, T, B, words, weights, penalty, ar, tar)
-    return logits.reshape(T, B, -1), new_state, cache
+    cache = LMCache(emb_cache, drops, layer_caches, None, T, B, words, weights, penalty, ar, tar)
+    return h.reshape(T * B, H), new_state, cache
+
+
+def forward(params, spec, x, state, rng=None, train=False, masks=None):
+    """Logits (T, B, V) whose softmax is the model's next-token distribution, the state after the
+    last step, and the cache for backward (arguments as forward_hidden)."""
+    top, new_state, cache = forward_hidden(params, spec, x, state, rng, train, masks)
+    logits, head_cache = _head_forward(params, spec, top)
+    return logits.reshape(cache.T, cache.B, -1), new_state, cache._replace(head=head_cache)
 
 
 def advance(params, spec, x, state, masks=None):
@@ -175,23 +194,35 @@ def advance(params, spec, x, state, masks=None):
 
 
 def backward(params, spec, dlogits, cache, dstate=None, param_grads=True, grads=None):
-    """BPTT through one window: dlogits (T, B, V) -> grads dict, step norms (L, T), dstate_in.
+    """BPTT through one window from the gradient at forward's logits (T, B, V): grads dict, step
+    norms (L, T), dstate_in (see backward_hidden)."""
+    grads = {} if grads is None else grads
+    N = cache.T * cache.B
+    dtop = _head_backward(params, spec, dlogits.reshape(N, -1), cache.head,
+                          grads if param_grads else None)
+    return backward_hidden(params, spec, dtop, cache, dstate, param_grads, grads)
+
+
+def backward_hidden(params, spec, dtop, cache, dstate=None, param_grads=True, grads=None,
+                    overwrite=False):
+    """BPTT through one window from the gradient at the head's input dtop (T * B, H): grads dict,
+    step norms (L, T), dstate_in.
 
     ``dstate`` is the gradient arriving at the window's final state (None: zero, as in truncated
     BPTT). ``step_norms[l, t]`` = ‖∂L/∂s_t‖ of layer l, one host array made once per window.
     Gradients are added into ``grads`` (a new dict when None). With ``param_grads=False`` only
     the gradient flow is wanted (the probe): no weight product is computed and grads is empty.
-    The AR/TAR penalties of a training forward add their gradients on the way.
+    The AR/TAR penalties of a training forward add their gradients on the way. ``overwrite=True``
+    lets the cells write their gradients over the cache, which is spent (the training step's
+    memory saving; the probe reads the activations after its backward and leaves it False).
     """
     cell = get_cell(spec.cell)
     T, B = cache.T, cache.B
-    xp = array_module(dlogits)
-    V = dlogits.shape[-1]
+    xp = array_module(dtop)
     if grads is None:
         grads = {}
     into = grads if param_grads else None
-    dh = _head_backward(spec, dlogits.reshape(T * B, V), cache.head, into)
-    dh = dh.reshape(T, B, -1)
+    dh = dtop.reshape(T, B, -1)
     if cache.ar is not None:
         dh += ar_backward(cache.ar)  # AR acts on the dropped output
     norms = [None] * spec.layers
@@ -207,11 +238,11 @@ def backward(params, spec, dlogits, cache, dstate=None, param_grads=True, grads=
         p, wd = layer_params(params, l), (cache.weights[l] if cache.weights else None)
         if wd is None:
             dh, dstate_in[l], norms[l] = cell.backward(p, dh, d_out, cache.layers[l], into,
-                                                       f"rnn.{l}.")
+                                                       f"rnn.{l}.", overwrite)
             continue
         local = {} if into is not None else None  # the cell's gradients at W_h ⊙ mask
         dh, dstate_in[l], norms[l] = cell.backward(dict(p, W_h=wd[0]), dh, d_out,
-                                                   cache.layers[l], local, f"rnn.{l}.")
+                                                   cache.layers[l], local, f"rnn.{l}.", overwrite)
         for name, g in (local or {}).items():
             add_grad(grads, name, weight_drop_backward(g, wd[1]) if name.endswith(".W_h") else g)
     if param_grads:
@@ -241,13 +272,19 @@ def window_loss_and_grads(params, spec, x, y, state, rng=None, train=True, loss_
     masks = None
     if train:
         masks = draw_masks(spec, x.shape[1], x.shape[0], rng, params["embed.W"].dtype)
-    logits, new_state, cache = forward(params, spec, x, state, rng, train, masks)
-    T, B, V = logits.shape
-    xp = array_module(logits)
-    y = to_device(y, xp)
-    weights = loss_weights(T, B, loss_from, xp, logits.dtype)
-    loss, dlogits = softmax_cross_entropy(logits.reshape(T * B, V), y.T.reshape(T * B), weights)
-    grads, norms, _ = backward(params, spec, dlogits.reshape(T, B, V), cache)
+    if loss_from or spec.tie_weights:  # a weighted loss, or the tied output layer: via logits
+        logits, new_state, cache = forward(params, spec, x, state, rng, train, masks)
+        T, B, V = logits.shape
+        xp = array_module(logits)
+        y = to_device(y, xp)
+        weights = loss_weights(T, B, loss_from, xp, logits.dtype)
+        loss, dlogits = softmax_cross_entropy(logits.reshape(T * B, V), y.T.reshape(T * B), weights)
+        grads, norms, _ = backward(params, spec, dlogits.reshape(T, B, V), cache)
+    else:  # the head's own loss: no logits buffer beyond what it needs, the cache overwritten
+        top, new_state, cache = forward_hidden(params, spec, x, state, rng, train, masks)
+        grads = {}
+        loss, dtop = head_loss(params, spec, top, to_device(y, array_module(top)), grads)
+        grads, norms, _ = backward_hidden(params, spec, dtop, cache, grads=grads, overwrite=True)
     if carry is not None and carry != T:
         new_state = advance(params, spec, x[:, :carry], state,
                             masks.window(0, carry) if masks is not None else None)
@@ -275,9 +312,32 @@ def loss_and_grads(params, spec, x, y, state, rng=None, train=True):
     return r.loss, r.grads, r.state, r.step_norms
 
 
+def head_loss(params, spec, top, y, grads=None):
+    """Mean loss of targets y (B, T) at the head's input top (T * B, H), and dtop; adds the head's
+    gradients into grads (None: no parameter gradients). Not for tied weights (see forward)."""
+    return get_head(spec.head).loss(head_params(params), top, y.T.reshape(-1), grads, "head.")
+
+
+def token_nll(params, spec, x, y, state):
+    """-log p(y) of every token (B, T), normalized over the whole vocabulary, and the new state."""
+    top, new_state, cache = forward_hidden(params, spec, x, state)
+    targets = to_device(y, array_module(top)).T.reshape(-1)
+    if spec.tie_weights:
+        nll = nll_(_head_forward(params, spec, top)[0], targets)
+    else:
+        nll = get_head(spec.head).nll(head_params(params), top, targets)  # (T * B,)
+    return nll.reshape(cache.T, cache.B).T, new_state
+
+
 def evaluate_loss(params, spec, x, y, state):
     """Mean loss of one window without gradients; returns (loss, new_state)."""
-    logits, new_state, _ = forward(params, spec, x, state)
-    T, B, V = logits.shape
-    y = to_device(y, array_module(logits))
-    return cross_entropy(logits.reshape(T * B, V), y.T.reshape(T * B)), new_state
+    nll, new_state = token_nll(params, spec, x, y, state)
+    return float(nll.mean()), new_state
+
+
+def next_logits(params, spec, x, state):
+    """Logits (B, V) of the token after the last of x (B, T) only, and the new state: what
+    sampling needs, without the head's work on the other T - 1 positions."""
+    top, new_state, cache = forward_hidden(params, spec, x, state)
+    last = top[(cache.T - 1) * cache.B:]  # (B, H) the last time step's rows
+    return _head_forward(params, spec, last)[0], new_state

@@ -7,13 +7,16 @@ Parameters and gradients are one flat dict with dotted names:
     rnn.{l}.W_h   (H, kH)
     rnn.{l}.b     (kH,)
     rnn.{l}.b_hn  (H,)          GRU only (the cell's extra parameters)
-    head.W        (H, V)        absent with tie_weights: the head reads embed.Wᵀ (D = H)
+    head.W        (H, V)         model.head full (the default)
+                                 absent with tie_weights: the head reads embed.Wᵀ (D = H)
     head.b        (V,)
+    head.adaptive.W0, .b0, .P{j}, .W{j}, .b{j}   model.head adaptive (shapes: nn/heads/adaptive.py)
 """
 
 import numpy as np
 
 from rnnlm.nn.cells import get_cell, zero_state as cell_zero_state
+from rnnlm.nn.heads import get_head
 
 from .spec import InitSpec
 
@@ -26,9 +29,11 @@ def param_shapes(spec):
     for l in range(spec.layers):
         local = cell.param_shapes(D if l == 0 else H, H)
         shapes.update({f"rnn.{l}.{name}": shape for name, shape in local.items()})
-    if not spec.tie_weights:
-        shapes["head.W"] = (H, V)
-    shapes["head.b"] = (V,)
+    if spec.tie_weights:  # the full head without its W: embed.Wᵀ serves
+        shapes["head.b"] = (V,)
+    else:
+        head = get_head(spec.head).param_shapes(H, V, spec.adaptive_cutoffs)
+        shapes.update({f"head.{name}": shape for name, shape in head.items()})
     return shapes
 
 
@@ -45,9 +50,11 @@ def init_params(spec, rng, dtype=np.float32, init=InitSpec()):
     for l in range(spec.layers):
         layer = init_layer(get_cell(spec.cell), D if l == 0 else H, H, rng, init)
         params.update({f"rnn.{l}.{k}": v.astype(dtype) for k, v in layer.items()})
-    if not spec.tie_weights:
-        params["head.W"] = rng.uniform(-s, s, (H, V)).astype(dtype)
-    params["head.b"] = np.zeros(V, dtype)
+    if spec.tie_weights:  # the full head without its W: embed.Wᵀ serves
+        params["head.b"] = np.zeros(V, dtype)
+    else:
+        head = get_head(spec.head).init(H, V, spec.adaptive_cutoffs, rng, s)
+        params.update({f"head.{name}": v.astype(dtype) for name, v in head.items()})
     return params
 
 

@@ -13,6 +13,8 @@ class ModelSpec:
     hidden_size: int  # H, every layer
     layers: int  # L
     dropout: float = 0.0  # the one rate of the three below when they are None
+    head: str = "full"  # a name in rnnlm.registry.HEADS
+    adaptive_cutoffs: tuple = ()  # the adaptive head's cluster bounds c_1 < ... < c_n < V
     # Regularisation (model/lm.py), all off by default. Rates None take `dropout`.
     dropout_embed: float | None = None  # on the embedding output
     dropout_layers: float | None = None  # on each layer's output that feeds the next layer

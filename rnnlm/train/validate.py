@@ -3,6 +3,8 @@
 import dataclasses
 import math
 
+import numpy as np
+
 from rnnlm.infer.evaluate import evaluate_streams, summary
 from rnnlm.run.checkpoints import save_training, training_checkpoint
 
@@ -28,7 +30,8 @@ def validation_loss(run):
     if run.valid is None:
         return None
     params = run.opt.eval_params(run.params)  # NT-ASGD: the averaged weights
-    loss, _ = evaluate_streams(params, run.spec, run.valid, run.cfg.train.bptt)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged model: inf/NaN, handled below
+        loss, _ = evaluate_streams(params, run.spec, run.valid, run.cfg.train.bptt)
     return loss
 
 

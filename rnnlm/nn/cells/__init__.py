@@ -3,10 +3,12 @@
 Every cell runs a whole window at once, time-major:
 
     Hs, state_out, cache = cell.forward(p, X, state)             # X (T, B, D), Hs (T, B, H)
-    dX, dstate_in, step_norms = cell.backward(p, dHs, dstate_out, cache, grads, prefix)
+    dX, dstate_in, step_norms = cell.backward(p, dHs, dstate_out, cache, grads, prefix, overwrite)
 
 backward adds the layer's parameter gradients into ``grads`` under ``prefix + name`` (grads None:
-only the gradient flow, for the probe). The cache is a NamedTuple read by field name.
+only the gradient flow, for the probe). The cache is a NamedTuple read by field name; with
+``overwrite=True`` backward may write its gradients over it (the training step: less memory),
+after which the cache is spent.
 
 ``state`` is always a tuple, ``(h,)`` or ``(h, c)``, each (B, H), so the model, the trainer and the
 sampler never branch on the cell type. Each cell is one module that builds a ``Cell`` (base.py),

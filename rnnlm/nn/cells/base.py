@@ -15,7 +15,8 @@ class Cell:
     gates: str  # gate letters in block order; k = len(gates) blocks of H columns in W_x, W_h, b
     state: tuple  # names of the state tensors, ("h",) or ("h", "c"), each (B, H)
     forward: Callable  # (p, X (T, B, D), state) -> Hs (T, B, H), state_out, cache
-    backward: Callable  # (p, dHs, dstate_out, cache, grads=None, prefix="") -> dX, dstate_in, sq_norms (T,)
+    backward: Callable  # (p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False)
+    #   -> dX, dstate_in, norms (T,); overwrite: may write over the cache and dHs (both spent)
     tanh_gates: str = ""  # gates whose activation is tanh (the others are sigmoids)
     extra_params: dict = field(default_factory=dict)  # name -> (H,) shape multiplier: {"b_hn": 1}
     forget_gate: str = ""  # the gate whose bias starts at model.forget_bias

@@ -1,81 +1,110 @@
 """GRU, fused gates in the order [r, z, n], PyTorch's variant (equations in cells/__init__.py).
 
 The reset gate multiplies ``h_{t-1} W_h[n] + b_hn`` after the product, so the recurrent product of
-all three blocks stays one fused matrix product per step.
+all three blocks stays one fused matrix product per step. As in the LSTM: no allocation per step,
+activations written over the pre-activations, one tanh call for all gates, W_hᵀ contiguous in
+the backward, and with ``overwrite=True`` the input-side gradient written over the activations
+(and the n block below over HN).
+The gradient at the recurrent product differs from it only in the n block (by the reset gate),
+so only that block, (T, B, H), is kept for dW_h and b_hn.
 """
 
 from typing import NamedTuple
 
 from rnnlm.backend import array_module
 
-from ..functional import add_grad, sigmoid
+from ..functional import add_grad
 from .base import Cell
-from .common import input_projection, weight_grads
+from .common import input_projection, sigmoid_halves, transposed, weight_grads
 
 
 class GRUCache(NamedTuple):
     X: object  # (T, B, D) the window's inputs
-    h0: object  # (B, H) the carried state
-    G: object  # (T, B, 3H) activations r, z, n
+    G: object  # (T, B, 3H) activations r, z, n (the input-side gradient after an overwriting backward)
     HN: object  # (T, B, H) h_{t-1} W_h[n] + b_hn
-    Hs: object  # (T, B, H)
+    Hext: object  # (T + 1, B, H) h_0 (carried in), then h_1 .. h_T (the layer's output)
 
 
 def forward(p, X, state):
     xp = array_module(X)
     (h0,) = state
-    GX = input_projection(X, p["W_x"], p["b"])  # (T, B, 3H) input side of every block
-    T, B, H3 = GX.shape
-    H = H3 // 3
-    G = xp.empty_like(GX)  # (T, B, 3H) activations r, z, n
-    HN = xp.empty((T, B, H), GX.dtype)  # h_{t-1} W_h[n] + b_hn, kept for backward
-    Hs = xp.empty_like(HN)
-    W_h, b_hn, h = p["W_h"], p["b_hn"], h0
+    T, B, _ = X.shape
+    H = h0.shape[1]
+    half = sigmoid_halves(xp, 3, H, (2,), X.dtype)  # (3H,) 0.5 on r, z
+    G = input_projection(X, p["W_x"] * half, p["b"] * half)  # (T, B, 3H) input side, r z halved
+    W_h, b_hn = p["W_h"] * half, p["b_hn"]
+    HN = xp.empty((T, B, H), X.dtype)  # h_{t-1} W_h[n] + b_hn, kept for backward
+    Hext = xp.empty((T + 1, B, H), X.dtype)
+    Hext[0] = h0
+    gh = xp.empty((B, 3 * H), X.dtype)  # h_{t-1} W_h
     for t in range(T):
-        gh = h @ W_h  # (B, 3H)
-        g, gx = G[t], GX[t]
-        sigmoid(xp.add(gx[:, :2 * H], gh[:, :2 * H], out=g[:, :2 * H]), out=g[:, :2 * H])
+        g, h = G[t], Hext[t]
+        xp.matmul(h, W_h, out=gh)
+        rz = g[:, :2 * H]
+        rz += gh[:, :2 * H]
+        xp.tanh(rz, out=rz)
+        rz *= 0.5
+        rz += 0.5  # σ(a) = (1 + tanh(a / 2)) / 2
         hn = xp.add(gh[:, 2 * H:], b_hn, out=HN[t])
-        n = xp.multiply(g[:, :H], hn, out=g[:, 2 * H:])  # r ⊙ hn
-        n += gx[:, 2 * H:]
+        n = g[:, 2 * H:]
+        n += xp.multiply(g[:, :H], hn, out=gh[:, :H])  # x W_x[n] + b[n] + r ⊙ hn
         xp.tanh(n, out=n)
-        z = g[:, H:2 * H]
-        hs = xp.subtract(h, n, out=Hs[t])  # h_t = n + z ⊙ (h_{t-1} - n)
-        hs *= z
+        hs = xp.subtract(h, n, out=Hext[t + 1])  # h_t = n + z ⊙ (h_{t-1} - n)
+        hs *= g[:, H:2 * H]
         hs += n
-        h = hs
-    return Hs, (h.copy(),), GRUCache(X, h0, G, HN, Hs)
+    Hs = Hext[1:]
+    return Hs, (Hs[-1].copy(),), GRUCache(X, G, HN, Hext)
 
 
-def backward(p, dHs, dstate_out, cache, grads=None, prefix=""):
+def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     xp = array_module(dHs)
-    X, h0, G, HN, Hs = cache
+    X, G, HN, Hext = cache
     T, B, H3 = G.shape
     H = H3 // 3
-    W_hT = p["W_h"].T
-    dGX = xp.empty_like(G)  # (T, B, 3H) gradient at the input-side pre-activations
-    dGH = xp.empty_like(G)  # (T, B, 3H) gradient at h_{t-1} W_h (differs in the n block)
+    W_hT = transposed(xp, p["W_h"])  # (3H, H)
+    dGX = G if overwrite else xp.empty_like(G)  # (T, B, 3H) gradient at the input-side pre-acts
+    dGHn = HN if overwrite else xp.empty_like(HN)  # n block of the gradient at h_{t-1} W_h
     sq = xp.empty(T)  # ‖∂L/∂h_t‖², kept on the device until the window is done
-    (dh_next,) = dstate_out
+    dh_next = xp.array(dstate_out[0], copy=True)  # (B, H) a buffer we own
+    dh, dan, dz, direct = (xp.empty_like(dh_next) for _ in range(4))
+    sd = xp.empty((B, 2 * H), G.dtype)  # σ' of r, z
+    dgh = xp.empty((B, 3 * H), G.dtype)  # the gradient at h_{t-1} W_h of this step
     for t in range(T - 1, -1, -1):
-        g = G[t]
+        g, dx = G[t], dGX[t]  # the same memory when overwriting: every read of g (and of HN[t],
+        # which dGHn[t] then overwrites) comes first
         r, z, n = g[:, :H], g[:, H:2 * H], g[:, 2 * H:]
-        h_prev = Hs[t - 1] if t > 0 else h0
-        dh = dHs[t] + dh_next
+        xp.add(dHs[t], dh_next, out=dh)
         sq[t] = xp.vdot(dh, dh)  # Σ dh², one BLAS dot, stays an array
-        dx, dg = dGX[t], dGH[t]
-        dan = xp.multiply(dh * (1.0 - z), 1.0 - n * n, out=dx[:, 2 * H:])  # through tanh of n
-        xp.multiply(dan, HN[t], out=dx[:, :H])  # ∂/∂r
-        xp.multiply(dh, h_prev - n, out=dx[:, H:2 * H])  # ∂/∂z
+        xp.multiply(n, n, out=dan)
+        xp.subtract(1.0, dan, out=dan)
+        xp.subtract(1.0, z, out=dz)
+        dan *= dz
+        dan *= dh  # through n: dh ⊙ (1 - z) ⊙ (1 - n²)
+        xp.subtract(Hext[t], n, out=dz)
+        dz *= dh  # ∂/∂z before σ'
+        xp.multiply(dan, r, out=dgh[:, 2 * H:])  # the reset gate scales the n block's product
         s = g[:, :2 * H]
-        dx[:, :2 * H] *= s * (1.0 - s)  # σ' for r and z together
-        dg[:, :2 * H] = dx[:, :2 * H]
-        xp.multiply(dan, r, out=dg[:, 2 * H:])  # the reset gate scales the n block's product
-        dh_next = dg @ W_hT
-        dh_next += dh * z  # the direct path h_t = ... + z ⊙ h_{t-1}
-    dX = weight_grads(X, h0, Hs, dGX, dGH, p["W_x"], grads, prefix)
+        xp.subtract(1.0, s, out=sd)
+        sd *= s  # σ' of r and z
+        xp.multiply(dh, z, out=direct)  # the direct path h_t = ... + z ⊙ h_{t-1}
+        xp.multiply(dan, HN[t], out=dx[:, :H])  # ∂/∂r
+        dx[:, H:2 * H] = dz
+        dx[:, 2 * H:] = dan
+        dx[:, :2 * H] *= sd
+        dgh[:, :2 * H] = dx[:, :2 * H]
+        dGHn[t] = dgh[:, 2 * H:]
+        xp.matmul(dgh, W_hT, out=dh_next)
+        dh_next += direct
+    dX = weight_grads(X, Hext[:-1], dGX, None, p["W_x"], grads, prefix,
+                      dHs if overwrite else None)
     if grads is not None:
-        add_grad(grads, prefix + "b_hn", dGH[:, :, 2 * H:].sum(axis=(0, 1)))
+        N = T * B
+        Hprev = Hext[:-1].reshape(N, H).T  # (H, N)
+        dW_h = xp.empty((H, H3), G.dtype)
+        xp.matmul(Hprev, dGX.reshape(N, H3)[:, :2 * H], out=dW_h[:, :2 * H])  # r, z as dGX
+        xp.matmul(Hprev, dGHn.reshape(N, H), out=dW_h[:, 2 * H:])
+        add_grad(grads, prefix + "W_h", dW_h)
+        add_grad(grads, prefix + "b_hn", dGHn.sum(axis=(0, 1)))
     return dX, (dh_next,), xp.sqrt(sq)
 
 

@@ -1,79 +1,97 @@
-"""LSTM, fused gates in the order [i, f, o, g] (equations in cells/__init__.py)."""
+"""LSTM, fused gates in the order [i, f, o, g] (equations in cells/__init__.py).
+
+Per step, on (B, ·) blocks that stay in cache: no allocation (every temporary is a buffer made
+once per window), the gate activations written over the pre-activations, one tanh call for all
+four gates (common.sigmoid_halves), and in the backward the recurrent product on a contiguous
+W_hᵀ. With ``overwrite=True`` (the training step) dA is written over the activations G, step by
+step, after the step has read them: the cache is spent, and no second (T, B, 4H) array is made.
+"""
 
 from typing import NamedTuple
 
 from rnnlm.backend import array_module
 
-from ..functional import sigmoid
 from .base import Cell
-from .common import input_projection, weight_grads
+from .common import input_projection, sigmoid_halves, transposed, weight_grads
 
 
 class LSTMCache(NamedTuple):
     X: object  # (T, B, D) the window's inputs
-    h0: object  # (B, H) carried h
-    c0: object  # (B, H) carried c
-    G: object  # (T, B, 4H) activations: i, f, o sigmoid; g tanh
-    Cs: object  # (T, B, H) cell states c_t
-    tanhC: object  # (T, B, H) tanh(c_t)
-    Hs: object  # (T, B, H)
+    G: object  # (T, B, 4H) activations: i, f, o sigmoid; g tanh (dA after an overwriting backward)
+    Cext: object  # (T + 1, B, H) c_0 (carried in), then the cell states c_1 .. c_T
+    tanhC: object  # (T, B, H) tanh(c_t), kept for backward
+    Hext: object  # (T + 1, B, H) h_0 (carried in), then h_1 .. h_T (the layer's output)
 
 
 def forward(p, X, state):
     xp = array_module(X)
     h0, c0 = state
-    A = input_projection(X, p["W_x"], p["b"])  # (T, B, 4H) pre-activations
-    T, B, H4 = A.shape
-    H = H4 // 4
-    G = xp.empty_like(A)  # (T, B, 4H) activations: i, f, o sigmoid; g tanh
-    Cs = xp.empty((T, B, H), A.dtype)  # cell states c_t
-    tanhC = xp.empty_like(Cs)  # tanh(c_t), kept for backward
-    Hs = xp.empty_like(Cs)  # (T, B, H)
-    W_h, h, c = p["W_h"], h0, c0
+    T, B, _ = X.shape
+    H = h0.shape[1]
+    half = sigmoid_halves(xp, 4, H, (3,), X.dtype)  # (4H,) 0.5 on i, f, o
+    G = input_projection(X, p["W_x"] * half, p["b"] * half)  # (T, B, 4H) halved pre-activations
+    W_h = p["W_h"] * half  # (H, 4H), halved the same way
+    Cext = xp.empty((T + 1, B, H), X.dtype)
+    Hext = xp.empty_like(Cext)
+    Cext[0], Hext[0] = c0, h0
+    tanhC = xp.empty((T, B, H), X.dtype)
+    rec = xp.empty((B, 4 * H), X.dtype)  # h_{t-1} W_h
+    ig = xp.empty((B, H), X.dtype)  # i ⊙ g
     for t in range(T):
-        a = A[t]
-        a += h @ W_h
         g = G[t]
-        sigmoid(a[:, :3 * H], out=g[:, :3 * H])
-        xp.tanh(a[:, 3 * H:], out=g[:, 3 * H:])
-        c = xp.multiply(g[:, H:2 * H], c, out=Cs[t])  # f ⊙ c_{t-1}
-        c += g[:, :H] * g[:, 3 * H:]  # + i ⊙ g
+        xp.matmul(Hext[t], W_h, out=rec)
+        g += rec
+        xp.tanh(g, out=g)  # g block: tanh(a); sigmoid blocks: tanh(a / 2)
+        s = g[:, :3 * H]
+        s *= 0.5
+        s += 0.5  # σ(a) = (1 + tanh(a / 2)) / 2
+        c = xp.multiply(g[:, H:2 * H], Cext[t], out=Cext[t + 1])  # f ⊙ c_{t-1}
+        c += xp.multiply(g[:, :H], g[:, 3 * H:], out=ig)  # + i ⊙ g
         xp.tanh(c, out=tanhC[t])
-        h = xp.multiply(g[:, 2 * H:3 * H], tanhC[t], out=Hs[t])  # o ⊙ tanh(c_t)
-    return Hs, (h.copy(), c.copy()), LSTMCache(X, h0, c0, G, Cs, tanhC, Hs)
+        xp.multiply(g[:, 2 * H:3 * H], tanhC[t], out=Hext[t + 1])  # h_t = o ⊙ tanh(c_t)
+    Hs = Hext[1:]  # (T, B, H), a contiguous view
+    return Hs, (Hs[-1].copy(), Cext[-1].copy()), LSTMCache(X, G, Cext, tanhC, Hext)
 
 
-def backward(p, dHs, dstate_out, cache, grads=None, prefix=""):
+def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     xp = array_module(dHs)
-    X, h0, c0, G, Cs, tanhC, Hs = cache
+    X, G, Cext, tanhC, Hext = cache
     T, B, H4 = G.shape
     H = H4 // 4
-    W_hT = p["W_h"].T
-    dA = xp.empty_like(G)  # (T, B, 4H) gradient at the pre-activations
+    W_hT = transposed(xp, p["W_h"])  # (4H, H)
+    dA = G if overwrite else xp.empty_like(G)  # (T, B, 4H) gradient at the pre-activations
     sq = xp.empty(T)  # ‖∂L/∂(h_t, c_t)‖², kept on the device until the window is done
-    dh_next, dc_next = dstate_out
+    dh_next, dc_next = (xp.array(s, copy=True) for s in dstate_out)  # (B, H) buffers we own
+    dh, dc, tmp = (xp.empty_like(dh_next) for _ in range(3))
+    sd = xp.empty((B, 3 * H), G.dtype)  # σ' of i, f, o
     for t in range(T - 1, -1, -1):
-        g = G[t]
+        g, da = G[t], dA[t]  # the same memory when overwriting: every read of g comes first
         i, f, o, gg = g[:, :H], g[:, H:2 * H], g[:, 2 * H:3 * H], g[:, 3 * H:]
         tc = tanhC[t]
-        c_prev = Cs[t - 1] if t > 0 else c0
-        dh = dHs[t] + dh_next  # from the loss at t + from the future
+        xp.add(dHs[t], dh_next, out=dh)  # from the loss at t + from the future
         # ‖∂L/∂(h_t, c_t)‖ of the state as the next step receives it (dc_next = ∂L/∂c_t at fixed
         # h_t): the LSTM's memory travels in c, so h alone would hide it.
         sq[t] = xp.vdot(dh, dh) + xp.vdot(dc_next, dc_next)
-        dc = dh * o
-        dc *= 1.0 - tc * tc  # through h = o ⊙ tanh(c)
+        xp.multiply(tc, tc, out=tmp)
+        xp.subtract(1.0, tmp, out=tmp)
+        tmp *= o
+        xp.multiply(tmp, dh, out=dc)  # through h = o ⊙ tanh(c)
         dc += dc_next  # + from c_{t+1}
-        da = dA[t]
-        xp.multiply(dc, gg, out=da[:, :H])  # ∂/∂i
-        xp.multiply(dc, c_prev, out=da[:, H:2 * H])  # ∂/∂f
-        xp.multiply(dh, tc, out=da[:, 2 * H:3 * H])  # ∂/∂o
         s = g[:, :3 * H]
-        da[:, :3 * H] *= s * (1.0 - s)  # σ' = σ(1 - σ), one pass over the sigmoid block
-        xp.multiply(dc * i, 1.0 - gg * gg, out=da[:, 3 * H:])  # ∂/∂g through tanh
-        dc_next = dc * f  # into c_{t-1}
-        dh_next = da @ W_hT  # into h_{t-1}
-    dX = weight_grads(X, h0, Hs, dA, dA, p["W_x"], grads, prefix)
+        xp.subtract(1.0, s, out=sd)
+        sd *= s  # σ' = σ(1 - σ) of i, f, o
+        xp.multiply(gg, gg, out=tmp)
+        xp.subtract(1.0, tmp, out=tmp)
+        tmp *= i  # i ⊙ (1 - g²)
+        xp.multiply(dc, f, out=dc_next)  # into c_{t-1}
+        xp.multiply(dh, tc, out=da[:, 2 * H:3 * H])  # ∂/∂o
+        xp.multiply(dc, Cext[t], out=da[:, H:2 * H])  # ∂/∂f, c_{t-1} = Cext[t]
+        xp.multiply(dc, gg, out=da[:, :H])  # ∂/∂i
+        xp.multiply(dc, tmp, out=da[:, 3 * H:])  # ∂/∂g through tanh (g's last read was above)
+        da[:, :3 * H] *= sd
+        xp.matmul(da, W_hT, out=dh_next)  # into h_{t-1}
+    dX = weight_grads(X, Hext[:-1], dA, dA, p["W_x"], grads, prefix,
+                      dHs if overwrite else None)
     return dX, (dh_next, dc_next), xp.sqrt(sq)
 
 

@@ -1,57 +1,72 @@
-"""Vanilla RNN, tanh or ReLU:  h_t = φ(x_t W_x + h_{t-1} W_h + b)."""
+"""Vanilla RNN, tanh or ReLU:  h_t = φ(x_t W_x + h_{t-1} W_h + b).
+
+The input projection is written straight into the output buffer and completed there step by step
+(no separate pre-activation array); no allocation per step; W_hᵀ contiguous in the backward,
+φ' taken step by step, and with ``overwrite=True`` dA written over the incoming gradient dHs
+(the training step owns it: it is the layer above's dX or the head's).
+"""
 
 from typing import NamedTuple
 
 from rnnlm.backend import array_module
 
 from .base import Cell
-from .common import input_projection, weight_grads
+from .common import input_projection, transposed, weight_grads
 
 
 class RNNCache(NamedTuple):
     X: object  # (T, B, D) the window's inputs
-    h0: object  # (B, H) the carried state
-    Hs: object  # (T, B, H) h_t = φ(a_t)
+    Hext: object  # (T + 1, B, H) h_0 (carried in), then h_t = φ(a_t)
 
 
 def _forward(p, X, state, relu):
     xp = array_module(X)
     (h0,) = state
-    A = input_projection(X, p["W_x"], p["b"])  # (T, B, H) pre-activations, completed in the loop
-    T = X.shape[0]
-    Hs = xp.empty_like(A)  # (T, B, H)
-    W_h, h = p["W_h"], h0
+    T, B, _ = X.shape
+    H = h0.shape[1]
+    Hext = xp.empty((T + 1, B, H), X.dtype)
+    Hext[0] = h0
+    input_projection(X, p["W_x"], p["b"], out=Hext[1:])  # a_t without the recurrent part
+    W_h = p["W_h"]
+    rec = xp.empty((B, H), X.dtype)
     for t in range(T):
-        a = A[t]
-        a += h @ W_h
-        h = xp.maximum(a, 0, out=Hs[t]) if relu else xp.tanh(a, out=Hs[t])
-    return Hs, (h.copy(),), RNNCache(X, h0, Hs)
+        a = Hext[t + 1]
+        a += xp.matmul(Hext[t], W_h, out=rec)
+        xp.maximum(a, 0, out=a) if relu else xp.tanh(a, out=a)
+    Hs = Hext[1:]
+    return Hs, (Hs[-1].copy(),), RNNCache(X, Hext)
 
 
-def _backward(p, dHs, dstate_out, cache, relu, grads=None, prefix=""):
+def _backward(p, dHs, dstate_out, cache, relu, grads=None, prefix="", overwrite=False):
     xp = array_module(dHs)
-    Hs = cache.Hs
+    Hext = cache.Hext
+    Hs = Hext[1:]
     T = Hs.shape[0]
-    W_hT = p["W_h"].T
-    # φ'(a_t) for the whole window at once, before the loop; dA is then scaled in place.
-    dA = (Hs > 0).astype(Hs.dtype) if relu else 1.0 - Hs * Hs  # (T, B, H)
+    W_hT = transposed(xp, p["W_h"])
+    dA = dHs if overwrite else xp.empty_like(Hs)  # (T, B, H) gradient at the pre-activations
     sq = xp.empty(T)  # ‖∂L/∂h_t‖², kept on the device until the window is done
-    dh_next = dstate_out[0]
+    dh_next = xp.array(dstate_out[0], copy=True)
+    dh, slope = xp.empty_like(dh_next), xp.empty_like(dh_next)
     for t in range(T - 1, -1, -1):
-        dh = dHs[t] + dh_next  # from above (the loss at t) + from the future (t+1 ...)
+        xp.add(dHs[t], dh_next, out=dh)  # from above (the loss at t) + from the future (t+1 ...)
         sq[t] = xp.vdot(dh, dh)  # Σ dh², one BLAS dot, stays an array
-        dA[t] *= dh  # gradient at the pre-activation a_t
-        dh_next = dA[t] @ W_hT  # (B, H) into h_{t-1}
-    dX = weight_grads(cache.X, cache.h0, Hs, dA, dA, p["W_x"], grads, prefix)
+        if relu:
+            xp.greater(Hs[t], 0, out=slope, casting="unsafe")  # φ'(a_t): 1 where h_t > 0
+        else:
+            xp.multiply(Hs[t], Hs[t], out=slope)
+            xp.subtract(1.0, slope, out=slope)  # φ'(a_t) = 1 - h_t²
+        xp.multiply(dh, slope, out=dA[t])
+        xp.matmul(dA[t], W_hT, out=dh_next)  # (B, H) into h_{t-1}
+    dX = weight_grads(cache.X, Hext[:-1], dA, dA, p["W_x"], grads, prefix)
     return dX, (dh_next,), xp.sqrt(sq)
 
 
 def _cell(name, relu):
     return Cell(name=name, gates="h", state=("h",), relu=relu, tanh_gates="" if relu else "h",
                 forward=lambda p, X, state: _forward(p, X, state, relu),
-                backward=lambda p, dHs, dstate_out, cache, grads=None, prefix="":
-                    _backward(p, dHs, dstate_out, cache, relu, grads, prefix),
-                activations=lambda cache: cache.Hs)
+                backward=lambda p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False:
+                    _backward(p, dHs, dstate_out, cache, relu, grads, prefix, overwrite),
+                activations=lambda cache: cache.Hext[1:])
 
 
 TANH = _cell("rnn_tanh", relu=False)

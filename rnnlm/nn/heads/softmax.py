@@ -1,4 +1,4 @@
-"""Output heads: logits -> loss and its gradient. Today the full softmax over V.
+"""Log-softmax and softmax cross-entropy on logits (N, V): shared by the heads and the probe.
 
 Shape letters: N rows (= T * B tokens), V vocabulary.
 """
@@ -46,3 +46,31 @@ def softmax_cross_entropy(logits, targets, weights=None):
     if weights is not None:
         nll = nll * weights
     return float(nll.sum() / N), dlogits
+
+
+# ---------------------------------------------------------------- in place, for the heads
+def nll_(Z, targets):
+    """-log softmax(Z)[row, target] (N,) of logits Z (N, C); Z is overwritten (exp of it)."""
+    xp = array_module(Z)
+    Z -= Z.max(axis=1, keepdims=True)  # stable
+    z_y = Z[xp.arange(Z.shape[0]), targets]  # (N,) a copy, taken before exp
+    xp.exp(Z, out=Z)
+    return xp.log(Z.sum(axis=1)) - z_y
+
+
+def softmax_cross_entropy_(Z, targets, denom):
+    """Summed -log p(target) of logits Z (N, C), and Z turned in place into the gradient of that
+    sum divided by `denom`: (softmax(Z) - onehot(target)) / denom. Returns the sum (an array).
+
+    No (N, C) temporary: the shift, the exponential and the scaling all write over Z.
+    """
+    xp = array_module(Z)
+    rows = xp.arange(Z.shape[0])
+    Z -= Z.max(axis=1, keepdims=True)
+    z_y = Z[rows, targets]
+    xp.exp(Z, out=Z)
+    total = Z.sum(axis=1)  # (N,)
+    nll_sum = (xp.log(total) - z_y).sum()
+    Z *= (1.0 / (total * denom))[:, None]
+    Z[rows, targets] -= 1.0 / denom
+    return nll_sum

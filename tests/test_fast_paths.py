@@ -1,0 +1,97 @@
+"""Every optimised path against the simple one: the cells against tests/reference_cells.py (the
+pre-optimisation code) in float32 and float64, backward overwriting its cache against not, and
+the model's training path (head loss, overwriting backward) against the logits path."""
+
+import numpy as np
+import pytest
+
+from rnnlm import model
+from rnnlm.model import InitSpec, init_layer
+from rnnlm.nn.cells import get_cell
+from rnnlm.nn.heads import softmax_cross_entropy
+
+from reference_cells import reference
+
+CELLS = ["rnn_tanh", "rnn_relu", "gru", "lstm"]
+TOL = {np.float32: dict(rtol=2e-4, atol=2e-6), np.float64: dict(rtol=1e-10, atol=1e-13)}
+
+
+def _case(cell, dtype, T=7, B=5, D=6, H=8, seed=0):
+    rng = np.random.default_rng(seed)
+    p = {k: v.astype(dtype) for k, v in
+         init_layer(get_cell(cell), D, H, rng, InitSpec(init_scale=0.6)).items()}
+    for k in p:
+        if k.startswith("b"):
+            p[k] += rng.uniform(-0.5, 0.5, p[k].shape).astype(dtype)
+    X = (2 * rng.standard_normal((T, B, D))).astype(dtype)  # some gates near saturation
+    state = tuple(rng.uniform(-0.5, 0.5, (B, H)).astype(dtype) for _ in get_cell(cell).state)
+    if cell == "rnn_relu":
+        state = tuple(np.abs(s) for s in state)
+    dHs = rng.standard_normal((T, B, H)).astype(dtype)
+    dstate = tuple(rng.standard_normal((B, H)).astype(dtype) for _ in state)
+    return p, X, state, dHs, dstate
+
+
+def _close(a, b, dtype, what):
+    np.testing.assert_allclose(a, b, err_msg=what, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cell", CELLS)
+def test_cell_equals_the_reference(cell, dtype):
+    p, X, state, dHs, dstate = _case(cell, dtype)
+    ref_fwd, ref_bwd = reference(cell)
+    Hs0, st0, cache0 = ref_fwd(p, X, state)
+    g0 = {}
+    dX0, ds0, n0 = ref_bwd(p, dHs, dstate, cache0, g0)
+    for overwrite in (False, True):
+        c = get_cell(cell)
+        Hs, st, cache = c.forward(p, X, state)
+        assert Hs.dtype == dtype
+        _close(Hs, Hs0, dtype, "Hs")
+        for a, b in zip(st, st0):
+            _close(a, b, dtype, "state out")
+        dstate_copy = tuple(s.copy() for s in dstate)
+        g = {}
+        dX, ds, norms = c.backward(p, dHs, dstate, cache, g, "", overwrite)
+        for a, b in zip(dstate, dstate_copy):  # the caller's arrays are left alone
+            np.testing.assert_array_equal(a, b)
+        _close(dX, dX0, dtype, "dX")
+        _close(norms, n0, dtype, "step norms")
+        for a, b in zip(ds, ds0):
+            _close(a, b, dtype, "dstate")
+        assert set(g) == set(g0)
+        for k in g0:
+            _close(g[k], g0[k], dtype, k)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_flow_only_backward_leaves_the_activations(cell):
+    """The probe reads the gate activations after its backward (grads None, no overwrite)."""
+    p, X, state, dHs, dstate = _case(cell, np.float64)
+    c = get_cell(cell)
+    _, _, cache = c.forward(p, X, state)
+    G = c.activations(cache).copy()
+    c.backward(p, dHs, dstate, cache)
+    np.testing.assert_array_equal(c.activations(cache), G)
+
+
+@pytest.mark.parametrize("head", ["full", "adaptive"])
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_training_path_equals_logits_path_float32(cell, head):
+    spec = model.ModelSpec(cell, 40, 6, 8, 2, head=head,
+                           adaptive_cutoffs=(10, 25) if head == "adaptive" else ())
+    rng = np.random.default_rng(3)
+    params = model.init_params(spec, rng, np.float32)
+    x, y = rng.integers(0, 40, (4, 9)), rng.integers(0, 40, (4, 9))
+    state = tuple(tuple(s + 0.3 for s in layer) for layer in model.zero_state(spec, 4))
+    loss, grads, new_state, norms = model.loss_and_grads(params, spec, x, y, state)
+    logits, st2, cache = model.forward(params, spec, x, state)
+    T, B, V = logits.shape
+    loss2, dlogits = softmax_cross_entropy(logits.reshape(T * B, V), y.T.reshape(-1))
+    grads2, norms2, _ = model.backward(params, spec, dlogits.reshape(T, B, V), cache)
+    assert loss == pytest.approx(loss2, rel=1e-5)
+    np.testing.assert_allclose(norms, norms2, rtol=1e-4, atol=1e-7)
+    assert set(grads) == set(grads2) == set(params)
+    for k in grads:
+        np.testing.assert_allclose(grads[k], grads2[k], rtol=2e-3, atol=2e-6, err_msg=k)
