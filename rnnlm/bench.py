@@ -271,10 +271,11 @@ def run_child(module, args, threads):
     return json.loads(lines[-1])
 
 
-def measure(name, threads, seconds, rounds=3, with_torch=False, probe=False):
-    """One (config, threads) result: ours and PyTorch's children in turn for `rounds` rounds."""
+def measure(name, threads, seconds, rounds=3, with_torch=False, probe=False, sample=False):
+    """One (config, threads) result: ours and PyTorch's children in turn for `rounds` rounds;
+    with `sample`, also the sampling speed (rnnlm.bench_sample) once a round."""
     per_round = seconds / rounds
-    ours, theirs = [], []
+    ours, theirs, sampled = [], [], []
     for r in range(rounds):
         sides = ["ours", "torch"] if with_torch else ["ours"]
         for side in sides if r % 2 == 0 else sides[::-1]:  # swap who goes first each round
@@ -284,7 +285,12 @@ def measure(name, threads, seconds, rounds=3, with_torch=False, probe=False):
             else:
                 theirs.append(run_child("rnnlm.bench_torch", [name, "--threads", threads,
                                                               "--seconds", per_round], threads))
-    return summarize(name, threads, ours, theirs, probe)
+        if sample:
+            sampled.append(run_child("rnnlm.bench_sample", [name, "--seconds", per_round], threads))
+    r = summarize(name, threads, ours, theirs, probe)
+    for key in (sampled[0] if sampled else {}):
+        r[key] = statistics.median(s[key] for s in sampled)
+    return r
 
 
 def summarize(name, threads, ours, theirs, probe=False):
@@ -339,6 +345,9 @@ def format_row(r):
     if "probe_ms" in r:
         line += (f"   probe {r['probe_ms']:.1f} ms: probe_every=10 keeps "
                  f"{r['probe_every_10_keeps']:.2f} of tok/s")
+    if "sample_1_tokens_per_s" in r:
+        one, batch = r["sample_1_tokens_per_s"], r["sample_32_tokens_per_s"]
+        line += f"   sampling {one:.0f} tok/s, 32 samples {batch:.0f} tok/s ({batch / one:.1f}x)"
     return line
 
 

@@ -120,3 +120,11 @@ def test_bench_errors_are_one_line(monkeypatch):
         one_line_error(run("bench", "--threads", bad), "--threads", "1,2")
     monkeypatch.setattr(bench, "torch_available", lambda: False)
     one_line_error(run("bench", "--configs", "d-rnn", "--torch"), "pip install torch==2.13.0")
+
+
+def test_bench_sample_reports_one_and_32_samples():
+    r = run("bench", "--configs", "default", "--threads", "1", "--seconds", 0, "--rounds", 1,
+            "--sample", "--json")
+    assert r.exit_code == 0, r.output
+    (res,) = json.loads(r.stdout)["results"]
+    assert res["sample_1_tokens_per_s"] > 0 and res["sample_32_tokens_per_s"] > 0

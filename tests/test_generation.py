@@ -80,3 +80,24 @@ def test_beam_stops_at_eos(trained):
                                         rel=1e-5)
     if longer.finished:  # a finished hypothesis ends at its eos and holds no earlier one
         assert longer.tokens[-1] == greedy[2] and greedy[2] not in longer.tokens[:-1]
+
+
+@pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu", "gru", "lstm"])
+@pytest.mark.parametrize("head", [{}, {"tie_weights": True, "embed_size": 6},
+                                  {"head": "adaptive", "adaptive_cutoffs": (4, 9)}])
+def test_one_step_path_equals_the_window_path(cell, head):
+    """Sampling's inner loop (Cell.step, no cache) computes what a one-token window does."""
+    from rnnlm.model import next_logits, step_logits, zero_state
+    kw = {"embed_size": 4, **head}
+    spec = model.ModelSpec(cell, 13, kw.pop("embed_size"), 6, 2, **kw)
+    params = model.init_params(spec, np.random.default_rng(1), np.float64)
+    rng = np.random.default_rng(2)
+    state = tuple(tuple(np.abs(rng.standard_normal(s.shape)) for s in layer)
+                  for layer in zero_state(spec, 3, np.float64))
+    tokens = np.array([0, 5, 12])
+    a, sa = next_logits(params, spec, tokens[:, None], state)
+    b, sb = step_logits(params, spec, tokens, state)
+    np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+    for la, lb in zip(sa, sb):
+        for x, y in zip(la, lb):
+            np.testing.assert_allclose(y, x, rtol=1e-12, atol=1e-12)

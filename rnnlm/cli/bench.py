@@ -22,6 +22,8 @@ def bench(configs: Annotated[str, typer.Option(
               min=1, metavar="R", help="Rounds per config and thread count (ours and PyTorch's alternate).")] = 3,
           torch: Annotated[bool, typer.Option("--torch", help="Time PyTorch too, in its own process, if installed.")] = False,
           probe: Annotated[bool, typer.Option("--probe", help="Also time the gradient-flow probe.")] = False,
+          sample: Annotated[bool, typer.Option(
+              "--sample", help="Also time sampling: one sample, and 32 as one batch.")] = False,
           json_: JsonOpt = False):
     """Tokens/s, GFLOP/s as a share of the matrix-product peak, and peak memory of one training
     step (float32), each (config, threads) in child processes; beside PyTorch with --torch."""
@@ -45,7 +47,7 @@ def bench(configs: Annotated[str, typer.Option(
     results = []
     for name in names:
         for n in counts:
-            results.append(measure(name, n, seconds, rounds, torch, probe))
+            results.append(measure(name, n, seconds, rounds, torch, probe, sample))
             if not json_:
                 typer.echo(format_row(results[-1]))
     if json_:

@@ -13,7 +13,7 @@ float64 exactly; in float32 a batch's matrix products may round differently from
 
 import numpy as np
 
-from rnnlm.model import forward, next_logits, zero_state
+from rnnlm.model import forward, layer_params, next_logits, step_logits, zero_state
 from rnnlm.nn.heads import log_softmax
 
 
@@ -77,6 +77,7 @@ class Sampler:
         self.params, self.spec, self.rngs = params, spec, rngs
         self.settings = (temperature, top_k, top_p)
         self.state, self.last = None, None
+        self.layers = [layer_params(params, l) for l in range(spec.layers)]  # views, made once
 
     def prime(self, prompt_ids, start_id=0, keep_state=False):
         self.last, self.state = prime(self.params, self.spec, prompt_ids, len(self.rngs),
@@ -85,7 +86,7 @@ class Sampler:
     def step(self):
         """Draw one token per row (N,), feed it through the model, return it."""
         tokens = draw(distributions(self.last, *self.settings), self.rngs)
-        self.last, self.state = next_logits(self.params, self.spec, tokens[:, None], self.state)
+        self.last, self.state = step_logits(self.params, self.spec, tokens, self.state, self.layers)
         return tokens
 
 

@@ -22,6 +22,7 @@ class Cell:
     forget_gate: str = ""  # the gate whose bias starts at model.forget_bias
     relu: bool = False  # units can die (ReLU): diagnostics report the dead share
     activations: Callable = None  # cache -> (T, B, kH) gate activations (for saturation), or Hs
+    step: Callable = None  # (p, x (B, D), state) -> state_out: one step, no cache (sampling)
     kept: int = 1  # floats per token, in units of H, the forward cache keeps beside its input X
 
     @property

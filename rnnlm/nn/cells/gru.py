@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from rnnlm.backend import array_module
 
-from ..functional import add_grad
+from ..functional import add_grad, sigmoid
 from .base import Cell
 from .common import input_projection, sigmoid_halves, transposed, weight_grads
 
@@ -108,5 +108,20 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     return dX, (dh_next,), xp.sqrt(sq)
 
 
+def step(p, x, state):
+    """One time step without a cache, for sampling: x (B, D) -> (h,). The equations of forward
+    written plainly (tests hold the two equal)."""
+    xp = array_module(x)
+    (h,) = state
+    H = h.shape[1]
+    gx = x @ p["W_x"]  # (B, 3H)
+    gx += p["b"]
+    gh = h @ p["W_h"]  # (B, 3H)
+    rz = sigmoid(gx[:, :2 * H] + gh[:, :2 * H])
+    n = xp.tanh(gx[:, 2 * H:] + rz[:, :H] * (gh[:, 2 * H:] + p["b_hn"]))
+    return (n + rz[:, H:] * (h - n),)
+
+
 GRU = Cell(name="gru", gates="rzn", state=("h",), forward=forward, backward=backward,
-           tanh_gates="n", extra_params={"b_hn": 1}, activations=lambda cache: cache.G, kept=5)
+           tanh_gates="n", extra_params={"b_hn": 1}, activations=lambda cache: cache.G, kept=5,
+           step=step)

@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 from rnnlm.backend import array_module
 
+from ..functional import sigmoid
 from .base import Cell
 from .common import input_projection, sigmoid_halves, transposed, weight_grads
 
@@ -95,5 +96,21 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     return dX, (dh_next, dc_next), xp.sqrt(sq)
 
 
+def step(p, x, state):
+    """One time step without a cache, for sampling: x (B, D) -> (h, c). The equations of forward
+    written plainly (tests hold the two equal); a window's buffers and the halved weights of the
+    one-tanh trick would cost more than the step itself when T = 1."""
+    xp = array_module(x)
+    h, c = state
+    H = h.shape[1]
+    a = x @ p["W_x"]  # (B, 4H)
+    a += h @ p["W_h"]
+    a += p["b"]
+    s = sigmoid(a[:, :3 * H])  # i, f, o
+    g = xp.tanh(a[:, 3 * H:])
+    c = s[:, H:2 * H] * c + s[:, :H] * g
+    return s[:, 2 * H:] * xp.tanh(c), c
+
+
 LSTM = Cell(name="lstm", gates="ifog", state=("h", "c"), forward=forward, backward=backward,
-            tanh_gates="g", forget_gate="f", activations=lambda cache: cache.G, kept=7)
+            tanh_gates="g", forget_gate="f", activations=lambda cache: cache.G, kept=7, step=step)

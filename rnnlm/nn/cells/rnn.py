@@ -61,12 +61,22 @@ def _backward(p, dHs, dstate_out, cache, relu, grads=None, prefix="", overwrite=
     return dX, (dh_next,), xp.sqrt(sq)
 
 
+def _step(p, x, state, relu):
+    """One time step without a cache, for sampling: x (B, D) -> (h,)."""
+    a = x @ p["W_x"]
+    a += state[0] @ p["W_h"]
+    a += p["b"]
+    xp = array_module(x)
+    return (xp.maximum(a, 0, out=a) if relu else xp.tanh(a, out=a),)
+
+
 def _cell(name, relu):
     return Cell(name=name, gates="h", state=("h",), relu=relu, tanh_gates="" if relu else "h",
                 forward=lambda p, X, state: _forward(p, X, state, relu),
                 backward=lambda p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False:
                     _backward(p, dHs, dstate_out, cache, relu, grads, prefix, overwrite),
-                activations=lambda cache: cache.Hext[1:])
+                activations=lambda cache: cache.Hext[1:],
+                step=lambda p, x, state: _step(p, x, state, relu))
 
 
 TANH = _cell("rnn_tanh", relu=False)
