@@ -93,12 +93,12 @@ def test_k1k2_loss_is_the_mean_over_the_last_positions():
     rng = np.random.default_rng(10)
     x, y = rng.integers(0, 11, (3, 6)), rng.integers(0, 11, (3, 6))
     st = model.zero_state(s, 3, np.float64)
-    r = lm.window_loss_and_grads(p, s, x, y, st, None, False, loss_from=4)
+    r = model.window_loss_and_grads(p, s, x, y, st, None, False, loss_from=4)
     logits, _, _ = lm.forward(p, s, x, st)
     want = heads.cross_entropy(logits[4:].reshape(6, 11), y[:, 4:].T.reshape(6))
     assert abs(r.loss - want) < 1e-12
     # and the gradient check's objective is the same function
-    assert lm.loss_weights(6, 3, 4, np, np.float64)[:12].sum() == 0
+    assert model.loss_weights(6, 3, 4, np, np.float64)[:12].sum() == 0
 
 
 def test_rnnlm_gradcheck_checks_the_configs_regularisers_and_mode():
@@ -121,7 +121,7 @@ def test_dropout_is_the_default_of_each_rate():
     cfg = load_config(None, ["model.dropout=0.3", "model.dropout_output=0.5"])
     built = build.model_spec(cfg, 11)
     assert (built.rate("embed"), built.rate("layers"), built.rate("output")) == (0.3, 0.3, 0.5)
-    masks = lm.draw_masks(built, 6, 3, np.random.default_rng(0), np.float64)
+    masks = model.draw_masks(built, 6, 3, np.random.default_rng(0), np.float64)
     assert masks.layers[0] is not None and masks.layers[1] is not None
     assert set(np.unique(masks.layers[1])) == {0.0, 2.0}  # 1 / (1 - 0.5)
 
@@ -141,7 +141,7 @@ def test_word_dropout_drops_every_occurrence_of_a_word():
     s = spec(dropout_words=0.5)
     p = _params(s)
     x = np.tile(np.arange(11), (2, 2))  # every word several times
-    masks = lm.draw_masks(s, x.shape[1], 2, np.random.default_rng(3), np.float64)
+    masks = model.draw_masks(s, x.shape[1], 2, np.random.default_rng(3), np.float64)
     dropped = np.flatnonzero(masks.words == 0)
     assert 0 < len(dropped) < 11
     _, _, cache = lm.forward(p, s, x, model.zero_state(s, 2, np.float64), None, True, masks)
@@ -154,7 +154,7 @@ def test_weight_drop_is_the_cell_seeing_the_masked_W_h():
     p = _params(s)
     x = np.random.default_rng(4).integers(0, 11, (3, 6))
     st = model.zero_state(s, 3, np.float64)
-    masks = lm.draw_masks(s, 6, 3, np.random.default_rng(5), np.float64)
+    masks = model.draw_masks(s, 6, 3, np.random.default_rng(5), np.float64)
     logits, _, _ = lm.forward(p, s, x, st, None, True, masks)
     plain = dict(p)
     for l in range(2):
@@ -179,8 +179,8 @@ def test_penalty_is_logged_apart_from_the_cross_entropy():
     p = _params(s)
     x = np.random.default_rng(7).integers(0, 11, (2, 5))
     st = model.zero_state(s, 2, np.float64)
-    r = lm.window_loss_and_grads(p, s, x, x, st, np.random.default_rng(0))
-    plain = lm.window_loss_and_grads(p, spec(), x, x, st, np.random.default_rng(0))
+    r = model.window_loss_and_grads(p, s, x, x, st, np.random.default_rng(0))
+    plain = model.window_loss_and_grads(p, spec(), x, x, st, np.random.default_rng(0))
     assert r.penalty > 0 and r.loss == plain.loss  # `loss` is the cross-entropy alone
     assert not np.allclose(r.grads["rnn.1.W_h"], plain.grads["rnn.1.W_h"])
 
@@ -200,9 +200,9 @@ def test_k1k2_carries_the_state_from_k1_steps_into_the_window():
     p = _params(s)
     x = np.random.default_rng(8).integers(0, 11, (3, 9))
     st = model.zero_state(s, 3, np.float64)
-    r = lm.window_loss_and_grads(p, s, x, x, st, np.random.default_rng(9), True, loss_from=5,
+    r = model.window_loss_and_grads(p, s, x, x, st, np.random.default_rng(9), True, loss_from=5,
                                  carry=4)
-    masks = lm.draw_masks(s, 9, 3, np.random.default_rng(9), np.float64)
+    masks = model.draw_masks(s, 9, 3, np.random.default_rng(9), np.float64)
     _, want, _ = lm.forward(p, s, x[:, :4], st, None, True, masks.window(0, 4))
     for a, b in zip(r.state, want):
         for u, v in zip(a, b):

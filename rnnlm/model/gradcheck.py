@@ -19,6 +19,7 @@ from rnnlm.nn.heads import softmax_cross_entropy
 
 from . import lm
 from .params import init_params, zero_state
+from .window import loss_weights
 from .spec import InitSpec
 
 TOLERANCE = 1e-6
@@ -68,7 +69,7 @@ def _objective(params, spec, x, y, state, drop_seed, loss_from, path, grads=None
     if path == "logits" or loss_from or spec.tie_weights:
         logits, _, cache = lm.forward(params, spec, x, state, drop_rng, train=True)
         T, B, V = logits.shape
-        weights = lm.loss_weights(T, B, loss_from, np, logits.dtype)  # as training weighs them
+        weights = loss_weights(T, B, loss_from, np, logits.dtype)  # as training weighs them
         loss, dlogits = softmax_cross_entropy(logits.reshape(T * B, V), y.T.reshape(T * B), weights)
         if grads is None:
             return loss + cache.penalty, None

@@ -32,61 +32,19 @@ the embedding; every piece adds its gradients into one grads dict.
 
 from typing import NamedTuple
 
-import numpy as np
-
 from rnnlm.backend import array_module, to_device, to_host
 from rnnlm.nn.cells import get_cell
 from rnnlm.nn.functional import add_grad
-from rnnlm.nn.heads import get_head, head_params, softmax_cross_entropy
+from rnnlm.nn.heads import get_head, head_params
 from rnnlm.nn.heads.softmax import nll_
-from rnnlm.nn.layers import (dropout_backward, dropout_mask, embedding_backward,
+from rnnlm.nn.layers import (dropout_backward, embedding_backward,
                              embedding_forward, masked_forward, tied_linear_backward,
                              tied_linear_forward)
 from rnnlm.nn.regularisers import (ar_backward, ar_forward, tar_backward, tar_forward,
                                    weight_drop_backward, weight_drop_forward, word_dropout_forward)
 
+from .masks import Masks, draw_masks
 from .params import layer_params
-
-
-class Masks(NamedTuple):
-    """The dropout masks of one window (host arrays, None where off)."""
-
-    words: object  # (V,) keep of each row of embed.W
-    embed: object  # (T, B, D), or (1, B, D) when locked
-    layers: list  # L: (T, B, H) or (1, B, H) on each layer's output
-    weights: list  # L: (H, kH) keep of each layer's W_h
-
-    def window(self, t0, t1):
-        """The masks of steps t0..t1-1 of the window (locked and per-window masks unchanged)."""
-        cut = (lambda m: m if m is None or m.shape[0] == 1 else m[t0:t1])
-        return self._replace(embed=cut(self.embed), layers=[cut(m) for m in self.layers])
-
-
-def _whole(rng):
-    """The generator for masks the whole batch shares (words, weights): under MPI the rows
-    wrapper's underlying generator, drawn alike on every rank."""
-    return getattr(rng, "whole", rng)
-
-
-def draw_masks(spec, T, B, rng, dtype):
-    """Every mask of one window, drawn in a fixed order: words, embedding, then per layer its
-    weight mask and its output mask (with only `dropout` set: the same draws as plain dropout)."""
-    cell, dtype = get_cell(spec.cell), np.dtype(dtype)
-    steps = 1 if spec.dropout_locked else T
-
-    def act(p, F):
-        return dropout_mask((steps, B, F), p, rng, dtype) if p > 0 else None
-
-    words = dropout_mask((spec.vocab_size,), spec.dropout_words, _whole(rng), dtype) \
-        if spec.dropout_words > 0 else None
-    embed = act(spec.rate("embed"), spec.embed_size)
-    layers, weights = [], []
-    H = spec.hidden_size
-    for l in range(spec.layers):
-        weights.append(dropout_mask((H, cell.k * H), spec.weight_drop, _whole(rng), dtype)
-                       if spec.weight_drop > 0 else None)
-        layers.append(act(spec.rate("output" if l == spec.layers - 1 else "layers"), H))
-    return Masks(words, embed, layers, weights)
 
 
 class LMCache(NamedTuple):
@@ -250,66 +208,6 @@ def backward_hidden(params, spec, dtop, cache, dstate=None, param_grads=True, gr
         embedding_backward(dropout_backward(dh, cache.words), cache.embed, grads, "embed.W")
     step_norms = xp.stack(norms) if norms else xp.empty((0, T))
     return grads, to_host(step_norms), tuple(dstate_in)  # the window's one host transfer
-
-
-class WindowResult(NamedTuple):
-    loss: float  # mean cross-entropy of the positions that count, nats/token
-    penalty: float  # AR + TAR (0 when off); the gradient is that of loss + penalty
-    grads: dict
-    state: tuple  # the state carried to the next window
-    step_norms: object  # (L, T) host array
-
-
-def window_loss_and_grads(params, spec, x, y, state, rng=None, train=True, loss_from=0,
-                          carry=None):
-    """One training window: forward, loss, backward, the state to carry.
-
-    x, y (B, T). The loss is the mean cross-entropy of positions loss_from..T-1 (the k1/k2 mode
-    counts only the window's last k1 positions; the earlier ones carry gradient back). The state
-    returned is the one after `carry` steps (None: after all T, as in fixed truncated BPTT),
-    run again with the window's own masks and the parameters of this forward.
-    """
-    masks = None
-    if train:
-        masks = draw_masks(spec, x.shape[1], x.shape[0], rng, params["embed.W"].dtype)
-    if loss_from or spec.tie_weights:  # a weighted loss, or the tied output layer: via logits
-        logits, new_state, cache = forward(params, spec, x, state, rng, train, masks)
-        T, B, V = logits.shape
-        xp = array_module(logits)
-        y = to_device(y, xp)
-        weights = loss_weights(T, B, loss_from, xp, logits.dtype)
-        loss, dlogits = softmax_cross_entropy(logits.reshape(T * B, V), y.T.reshape(T * B), weights)
-        grads, norms, _ = backward(params, spec, dlogits.reshape(T, B, V), cache)
-    else:  # the head's own loss: no logits buffer beyond what it needs, the cache overwritten
-        top, new_state, cache = forward_hidden(params, spec, x, state, rng, train, masks)
-        grads = {}
-        loss, dtop = head_loss(params, spec, top, to_device(y, array_module(top)), grads)
-        grads, norms, _ = backward_hidden(params, spec, dtop, cache, grads=grads, overwrite=True)
-    if carry is not None and carry != T:
-        new_state = advance(params, spec, x[:, :carry], state,
-                            masks.window(0, carry) if masks is not None else None)
-    return WindowResult(loss, cache.penalty, grads, new_state, norms)
-
-
-def loss_weights(T, B, loss_from, xp, dtype):
-    """Row weights (T*B,) for softmax_cross_entropy that make its mean the mean over positions
-    loss_from..T-1 only (time-major rows: row t*B + b); None when every position counts."""
-    if not loss_from:
-        return None
-    weights = xp.zeros(T * B, dtype)
-    weights[loss_from * B:] = T / (T - loss_from)  # the mean divides by T*B rows
-    return weights
-
-
-def loss_and_grads(params, spec, x, y, state, rng=None, train=True):
-    """One window's mean loss, its gradients, the carried state and per-step gradient norms.
-
-    x, y (B, T) with y the next token of x. Returns (loss, grads, new_state, step_norms (L, T)).
-    The loss is the cross-entropy alone; with AR/TAR on, the gradients include the penalty
-    (window_loss_and_grads returns both).
-    """
-    r = window_loss_and_grads(params, spec, x, y, state, rng, train)
-    return r.loss, r.grads, r.state, r.step_norms
 
 
 def head_loss(params, spec, top, y, grads=None):
