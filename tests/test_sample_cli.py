@@ -101,6 +101,10 @@ def test_interactive_loop_keeps_state_until_reset(run64):
     (("--checkpoint", "nope.npz"), ["--checkpoint", "not found"]),
     (("--prompt", "\u00e9"), ["--prompt"]),
     (("--stop", ""), ["--stop"]),
+    (("--seed", -1), ["--seed"]),
+    (("--num-samples", 0), ["--num-samples"]),
+    (("--temperature", -0.5), ["--temperature"]),
+    (("--beam", -2), ["--beam"]),
 ])
 def test_bad_sample_options(run64, args, words):
     one_error(run("sample", run64, *args), *words)

@@ -103,6 +103,15 @@ def _set_threads(n):
             os.environ[var] = str(n)
 
 
+def in_range(option, value, lo=None, hi=None):
+    """RnnlmError unless lo <= value <= hi: typer would print a usage block, not one line."""
+    if value is None or ((lo is None or value >= lo) and (hi is None or value <= hi)):
+        return
+    bounds = " and ".join(w for w in (f">= {lo}" if lo is not None else "",
+                                      f"<= {hi}" if hi is not None else "") if w)
+    raise RnnlmError(f"{option} {value} is out of range: give a value {bounds}")
+
+
 def _print_json(obj):
     typer.echo(json.dumps(obj, indent=None, sort_keys=False))
 

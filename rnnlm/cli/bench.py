@@ -7,7 +7,7 @@ import typer
 
 from rnnlm.errors import RnnlmError
 
-from .app import JsonOpt, _print_json, app, user_errors
+from .app import JsonOpt, _print_json, app, in_range, user_errors
 
 
 @app.command()
@@ -17,9 +17,9 @@ def bench(configs: Annotated[str, typer.Option(
           threads: Annotated[str, typer.Option(
               metavar="N,...", help="Comma-separated BLAS thread counts, e.g. 1,2; each is measured.")] = "1,2",
           seconds: Annotated[float, typer.Option(
-              min=0.0, metavar="S", help="Timing per config, thread count and side, split over the rounds.")] = 5.0,
+              metavar="S", help="Timing per config, thread count and side, split over the rounds.")] = 5.0,
           rounds: Annotated[int, typer.Option(
-              min=1, metavar="R", help="Rounds per config and thread count (ours and PyTorch's alternate).")] = 3,
+              metavar="R", help="Rounds per config and thread count (ours and PyTorch's alternate).")] = 3,
           torch: Annotated[bool, typer.Option("--torch", help="Time PyTorch too, in its own process, if installed.")] = False,
           probe: Annotated[bool, typer.Option("--probe", help="Also time the gradient-flow probe.")] = False,
           sample: Annotated[bool, typer.Option(
@@ -28,6 +28,8 @@ def bench(configs: Annotated[str, typer.Option(
     """Tokens/s, GFLOP/s as a share of the matrix-product peak, and peak memory of one training
     step (float32), each (config, threads) in child processes; beside PyTorch with --torch."""
     from rnnlm.bench import CONFIGS, format_header, format_row, measure, torch_available
+    in_range("--seconds", seconds, lo=0.0)
+    in_range("--rounds", rounds, lo=1)
     names = [c.strip() for c in configs.split(",") if c.strip()]
     unknown = [c for c in names if c not in CONFIGS]
     if unknown or not names:

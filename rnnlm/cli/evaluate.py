@@ -8,7 +8,7 @@ import typer
 
 from rnnlm.errors import RnnlmError
 
-from .app import CheckpointOpt, JsonOpt, RunArg, _print_json, app, user_errors
+from .app import CheckpointOpt, JsonOpt, RunArg, _print_json, app, in_range, user_errors
 
 class Split(str, Enum):
     valid = "valid"
@@ -23,10 +23,10 @@ def eval_(run_dir: RunArg,
           split: Annotated[Split, typer.Option(metavar="valid|test", case_sensitive=False,
                                                help="Or on a split of the run's corpus.")] = Split.test,
           bptt: Annotated[Optional[int], typer.Option(
-              min=1, metavar="T", help="Window length, state carried across windows (default: "
+              metavar="T", help="Window length, state carried across windows (default: "
                                        "the run's train.bptt).")] = None,
           streams: Annotated[Optional[int], typer.Option(
-              min=1, metavar="N", help="Cut the text into N parallel streams, each from a zero "
+              metavar="N", help="Cut the text into N parallel streams, each from a zero "
                                        "state (default: as training validates, train.batch_size, "
                                        "fewer for a short text); 1 = one sequence.")] = None,
           per_token: Annotated[Optional[Path], typer.Option(
@@ -42,6 +42,8 @@ def eval_(run_dir: RunArg,
     from rnnlm.infer.data import file_text, split_text
     from rnnlm.infer.evaluate import evaluate_ids, protocol_words, summary, validation_streams
     from rnnlm.infer.load import load_run
+    in_range("--bptt", bptt, lo=1)
+    in_range("--streams", streams, lo=1)
     run = load_run(run_dir, checkpoint)
     if text is not None:
         try:

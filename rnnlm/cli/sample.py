@@ -8,15 +8,15 @@ import typer
 
 from rnnlm.errors import RnnlmError
 
-from .app import CheckpointOpt, JsonOpt, RunArg, _print_json, app, user_errors
+from .app import CheckpointOpt, JsonOpt, RunArg, _print_json, app, in_range, user_errors
 
 
 @app.command()
 @user_errors
 def sample(run_dir: RunArg,
            length: Annotated[int, typer.Option(metavar="N", help="Tokens to generate.")] = 500,
-           temperature: Annotated[float, typer.Option(min=0.0, metavar="T", help="0 = greedy.")] = 1.0,
-           top_k: Annotated[int, typer.Option(min=0, metavar="K",
+           temperature: Annotated[float, typer.Option(metavar="T", help="0 = greedy.")] = 1.0,
+           top_k: Annotated[int, typer.Option(metavar="K",
                                               help="Keep the k likeliest (0 = all).")] = 0,
            top_p: Annotated[float, typer.Option(
                metavar="P", help="Keep the smallest set of likeliest tokens holding this much "
@@ -26,18 +26,18 @@ def sample(run_dir: RunArg,
            prompt_file: Annotated[Optional[Path], typer.Option(
                metavar="FILE", help="Start from the text of this file instead.")] = None,
            seed: Annotated[Optional[int], typer.Option(
-               min=0, metavar="S", help="Same seed, same text; sample i of --num-samples uses "
+               metavar="S", help="Same seed, same text; sample i of --num-samples uses "
                                         "S + i.")] = None,
            num_samples: Annotated[int, typer.Option(
-               min=1, max=4096, metavar="N", help="Generate N samples together, as one batch.")] = 1,
+               metavar="N", help="Generate N samples together, as one batch.")] = 1,
            stop: Annotated[Optional[List[str]], typer.Option(
                metavar="STRING", help="End a sample where its text first holds STRING (not "
                                       "printed; repeatable).")] = None,
            beam: Annotated[int, typer.Option(
-               min=0, metavar="N", help="Beam search of width N for the likeliest continuation "
+               metavar="N", help="Beam search of width N for the likeliest continuation "
                                         "instead of sampling (0 = sample).")] = 0,
            length_norm: Annotated[float, typer.Option(
-               min=0.0, metavar="ALPHA", help="Beam search: rank by log p / length^ALPHA (0 = "
+               metavar="ALPHA", help="Beam search: rank by log p / length^ALPHA (0 = "
                                               "total log p).")] = 0.0,
            interactive: Annotated[bool, typer.Option(
                "--interactive", help="A prompt loop: each line typed is a prompt; the state "
@@ -51,6 +51,10 @@ def sample(run_dir: RunArg,
     from rnnlm.infer.generate import (SampleOptions, check_options, encode_prompt, generate_samples,
                                  interactive as prompt_loop, read_prompt_file, records)
     from rnnlm.infer.load import load_run
+    for option, value, lo, hi in (("--temperature", temperature, 0.0, None), ("--top-k", top_k, 0, None),
+                                  ("--seed", seed, 0, None), ("--num-samples", num_samples, 1, 4096),
+                                  ("--beam", beam, 0, None), ("--length-norm", length_norm, 0.0, None)):
+        in_range(option, value, lo, hi)
     if prompt and prompt_file is not None:
         raise RnnlmError("--prompt and --prompt-file both give a prompt: pass one of them")
     if seed is None:
