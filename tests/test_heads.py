@@ -2,6 +2,7 @@
 gradient-checked in float64 (its training loss and its logits), normalized, routed through the
 model (training, evaluation, sampling) and chosen from a config end to end."""
 
+import json
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -133,3 +134,13 @@ def test_train_eval_sample_with_the_adaptive_head(tmp_path):
     assert bad.exit_code != 0 and "model.adaptive_cutoffs" in bad.output
     errors = [line for line in bad.output.splitlines() if line.startswith("rnnlm: error:")]
     assert "Traceback" not in bad.output and len(errors) == 1
+
+
+def test_rnnlm_gradcheck_checks_the_adaptive_head_of_a_config():
+    """The config's cutoffs are for its corpus; the small copy gets its own (no error for them)."""
+    from rnnlm.cli import app
+    from typer.testing import CliRunner
+    r = CliRunner().invoke(app, ["gradcheck", "--set", "model.head=adaptive", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["passed"] and any(k.startswith("head.adaptive.") for k in out["errors"])

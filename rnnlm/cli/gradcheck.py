@@ -1,5 +1,6 @@
 """`rnnlm gradcheck`: finite differences against every analytic gradient of a small copy of the model."""
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -18,7 +19,10 @@ def gradcheck(config: Annotated[Optional[Path], typer.Argument(
     from rnnlm.config import build, load_config
     from rnnlm.model.gradcheck import TOLERANCE, check_config, small_spec
     cfg = load_config(config, set_ or ())
-    spec = small_spec(build.model_spec(cfg, 11))
+    # the small copy has its own vocabulary (11) and, for the adaptive head, its own cutoffs:
+    # the config's are for its corpus, so the spec is built as a full head, then given its head
+    full = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, head="full"))
+    spec = small_spec(dataclasses.replace(build.model_spec(full, 11), head=cfg.model.head))
     errors, windows = check_config(spec, build.init_spec(cfg), cfg.train.bptt_mode)
     worst = max(errors.values())
     ok = worst < TOLERANCE
