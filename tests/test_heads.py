@@ -3,6 +3,7 @@ gradient-checked in float64 (its training loss and its logits), normalized, rout
 model (training, evaluation, sampling) and chosen from a config end to end."""
 
 import json
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -138,8 +139,6 @@ def test_train_eval_sample_with_the_adaptive_head(tmp_path):
 
 def test_rnnlm_gradcheck_checks_the_adaptive_head_of_a_config():
     """The config's cutoffs are for its corpus; the small copy gets its own (no error for them)."""
-    from rnnlm.cli import app
-    from typer.testing import CliRunner
     r = CliRunner().invoke(app, ["gradcheck", "--set", "model.head=adaptive", "--json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
