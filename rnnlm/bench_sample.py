@@ -31,7 +31,7 @@ def sampling_tokens_per_s(spec, params, rows, seconds):
 
 
 def child(name, seconds):
-    from rnnlm.bench import spec_of
+    from rnnlm.bench_counts import spec_of
     from rnnlm.model import init_params
     spec = spec_of(name)
     params = init_params(spec, np.random.default_rng(0), np.float32)
