@@ -22,7 +22,8 @@ ALLOWED = {
     "rnnlm.run": BASE + ("rnnlm.console", "rnnlm.backend", "rnnlm.run", "rnnlm.config.load",
                          "rnnlm.config.schema"),
     "rnnlm.config.schema": BASE,
-    "rnnlm.config.load": BASE + ("rnnlm.config.schema", "rnnlm.run.atomic"),
+    "rnnlm.config.load": BASE + ("rnnlm.config.schema", "rnnlm.config.checks", "rnnlm.run.atomic"),
+    "rnnlm.config.checks": BASE,
     "rnnlm.config.reference": BASE + ("rnnlm.config.schema",),
 }
 # Third-party or standard modules the math must not touch: files, config, the command line.

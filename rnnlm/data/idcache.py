@@ -27,6 +27,8 @@ import numpy as np
 from rnnlm.console import say, warn
 from rnnlm.run.atomic import write_atomic
 
+from .tokenizers.base import utf8_sizes
+
 INDEX_EVERY = 1 << 16  # ids between two entries of the characters/bytes index
 _warned_dirs: set = set()
 
@@ -193,7 +195,7 @@ def encode_part(path: str | os.PathLike, tokenizer, lo: float, hi: float, blocks
             unknown += tokenizer.unknown_count
             size = tokenizer.text_size(ids)
             if size is None:
-                size = (len(block), len(block.encode("utf-8", "surrogatepass")))
+                size = utf8_sizes(block)
             chars, nbytes, count = chars + size[0], nbytes + size[1], count + len(ids)
             if f is not None:
                 f.write(ids.astype(dtype).tobytes())
