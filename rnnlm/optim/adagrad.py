@@ -15,6 +15,8 @@ from .base import Optimizer
 
 
 class Adagrad(Optimizer):
+    moments = ("sum_squares",)
+
     def __init__(self, params, eps=1e-8, weight_decay=0.0):
         self.eps, self.weight_decay = eps, weight_decay
         self.sum_squares = {k: array_module(p).zeros_like(p) for k, p in params.items()}
@@ -31,10 +33,3 @@ class Adagrad(Optimizer):
                 g = g + dt(self.weight_decay) * p
             G += g * g
             p -= dt(lr) * g / (xp.sqrt(G) + dt(self.eps))
-
-    def state_dict(self):
-        return {f"sum_squares.{k}": a for k, a in self.sum_squares.items()}
-
-    def load_state_dict(self, state):
-        for k, a in self.sum_squares.items():
-            a[...] = state[f"sum_squares.{k}"]

@@ -17,6 +17,8 @@ from .base import Optimizer
 
 
 class Adam(Optimizer):
+    moments = ("m", "v")
+
     decoupled = False  # AdamW sets it: θ ← θ - lr·λ·θ outside the moments
 
     def __init__(self, params, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
@@ -51,14 +53,10 @@ class Adam(Optimizer):
             p -= dt(step) * m / (xp.sqrt(v) + dt(eps))
 
     def state_dict(self):
-        xp = array_module(*self.m.values())
-        state = {"t": xp.asarray(self.t, dtype="int64")}
-        state.update({f"m.{k}": a for k, a in self.m.items()})
-        state.update({f"v.{k}": a for k, a in self.v.items()})
+        state = super().state_dict()
+        state["t"] = array_module(*self.m.values()).asarray(self.t, dtype="int64")
         return state
 
     def load_state_dict(self, state):
+        super().load_state_dict(state)
         self.t = int(state["t"])
-        for k in self.m:
-            self.m[k][...] = state[f"m.{k}"]
-            self.v[k][...] = state[f"v.{k}"]

@@ -11,6 +11,11 @@ checkpointed as the model and sampled from (the raw parameters for every other o
 
 
 class Optimizer:
+    # Names of the attributes that hold one array per parameter ({param name: array}), such as
+    # Adam's "m" and "v": state_dict saves them as "<attribute>.<param name>" and
+    # load_state_dict copies them back in place. Scalars are the subclass's own to add.
+    moments = ()
+
     @classmethod
     def from_config(cls, params, optim_cfg):
         raise NotImplementedError
@@ -29,7 +34,9 @@ class Optimizer:
 
     def state_dict(self):
         """Flat {name: array}: a checkpoint stores it as plain npz arrays."""
-        return {}
+        return {f"{m}.{k}": a for m in self.moments for k, a in getattr(self, m).items()}
 
     def load_state_dict(self, state):
-        pass
+        for m in self.moments:
+            for k, a in getattr(self, m).items():
+                a[...] = state[f"{m}.{k}"]

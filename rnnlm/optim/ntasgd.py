@@ -24,6 +24,8 @@ from .sgd import SGD
 
 
 class NTASGD(SGD):
+    moments = SGD.moments + ("average",)
+
     def __init__(self, params, nonmono=5, momentum=0.0, weight_decay=0.0, nesterov=False):
         super().__init__(params, momentum, weight_decay, nesterov)
         self.nonmono = nonmono
@@ -68,7 +70,6 @@ class NTASGD(SGD):
     def state_dict(self):
         state = super().state_dict()
         xp = array_module(*self.average.values())
-        state.update({f"average.{k}": a for k, a in self.average.items()})
         state.update(count=xp.asarray(self.count, dtype="int64"),
                      averaging=xp.asarray(int(self.averaging), dtype="int64"),
                      logs=xp.asarray(self.logs, dtype="float64").reshape(-1))
@@ -76,8 +77,6 @@ class NTASGD(SGD):
 
     def load_state_dict(self, state):
         super().load_state_dict(state)
-        for k, a in self.average.items():
-            a[...] = state[f"average.{k}"]
         self.count = int(state["count"])
         self.averaging = bool(int(state["averaging"]))
         self.logs = [float(v) for v in state["logs"].reshape(-1)]

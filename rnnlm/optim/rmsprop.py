@@ -15,6 +15,8 @@ from .base import Optimizer
 
 
 class RMSprop(Optimizer):
+    moments = ("square_avg",)
+
     def __init__(self, params, alpha=0.95, eps=1e-8, weight_decay=0.0):
         self.alpha, self.eps, self.weight_decay = alpha, eps, weight_decay
         self.square_avg = {k: array_module(p).zeros_like(p) for k, p in params.items()}
@@ -33,10 +35,3 @@ class RMSprop(Optimizer):
             s *= dt(self.alpha)
             s += dt(1.0 - self.alpha) * (g * g)
             p -= dt(lr) * g / (xp.sqrt(s) + dt(self.eps))
-
-    def state_dict(self):
-        return {f"square_avg.{k}": a for k, a in self.square_avg.items()}
-
-    def load_state_dict(self, state):
-        for k, a in self.square_avg.items():
-            a[...] = state[f"square_avg.{k}"]

@@ -10,6 +10,8 @@ from .base import Optimizer
 
 
 class SGD(Optimizer):
+    moments = ("velocity",)
+
     def __init__(self, params, momentum=0.0, weight_decay=0.0, nesterov=False):
         if nesterov and not momentum:
             raise ValueError("Nesterov momentum needs momentum > 0")
@@ -33,10 +35,3 @@ class SGD(Optimizer):
             if self.weight_decay:
                 p -= p.dtype.type(lr * self.weight_decay) * p
             p -= p.dtype.type(lr) * g
-
-    def state_dict(self):
-        return {f"velocity.{k}": v for k, v in self.velocity.items()}
-
-    def load_state_dict(self, state):
-        for k in self.velocity:
-            self.velocity[k][...] = state[f"velocity.{k}"]
