@@ -71,7 +71,8 @@ def train(config: Annotated[Optional[Path], typer.Argument(
     what = f"trained steps {first + 1} to {steps}" if first else f"trained {steps} steps"
     typer.echo(f"{what} ({summary['tokens']} tokens in all); "
                f"valid loss {_fmt(summary['valid_loss'])}, best {_fmt(summary['best_valid_loss'])}; "
-               f"clipping fired on {100 * summary['clip_rate']:.1f}% of steps; run in {out}",
+               f"clipping fired on {100 * summary['clip_rate']:.1f}% of steps; "
+               f"{summary['minutes']:.1f} minutes; run in {out}",
                err=True)
     if cfg.train.sample_length:
         typer.echo("--- sample ---", err=True)

@@ -106,6 +106,10 @@ class TrainConfig:
                          ge=0.0, le=1.0)
     bptt_min: int = _key(5, "variable: shortest window drawn", ge=1)
     max_steps: int = _key(2000, "number of optimizer steps", ge=1)
+    max_minutes: float = _key(0.0, "also stop after this many minutes of training (wall clock, "
+                              "evaluation included, summed over resumed runs), with a last evaluation "
+                              "and checkpoint; cosine and linear still end at max_steps (0 = off)",
+                              ge=0.0)
     seed: int = _key(1234, "seed of every random generator (init, dropout, sampling)", ge=0)
     log_every: int = _key(10, "log training metrics every this many steps", ge=1)
     eval_every: int = _key(200, "evaluate on the validation split every this many steps (0 = only at the end)",

@@ -56,6 +56,7 @@ def training_checkpoint(params, opt, ts, cfg, tokenizer, schedule=None, data_fil
     meta = {key: getattr(ts, key) for key in _COUNTERS}
     meta.update(best_valid=ts.best_valid if math.isfinite(ts.best_valid) else None,
                 lr_scale=ts.lr_scale, rng=ts.rng.bit_generator.state, interval=ts.log,
+                seconds=ts.seconds, cpu_seconds=ts.cpu_seconds,
                 config=config_to_dict(cfg), tokenizer=tokenizer.to_dict())
     if data_files:
         meta["data_files"] = data_files
@@ -173,6 +174,9 @@ def restore(params, opt, ts, arrays, meta, path, schedule=None):
         best = meta["best_valid"]
         ts.best_valid = math.inf if best is None else float(best)
         ts.lr_scale = float(meta["lr_scale"])
+        # time spent so far (train.max_minutes); checkpoints written before it was kept count 0
+        ts.seconds = float(meta.get("seconds", 0.0))
+        ts.cpu_seconds = float(meta.get("cpu_seconds", 0.0))
         interval = meta.get("interval") or {"losses": [], "norms": [], "tokens": 0}
         ts.log = {"losses": [float(v) for v in interval["losses"]],
                   "norms": [float(v) for v in interval["norms"]], "tokens": int(interval["tokens"]),

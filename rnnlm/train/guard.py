@@ -39,9 +39,10 @@ def on_nonfinite(run, out, writer):
             raise RnnlmError(f"non-finite values at step {failed} and no checkpoint to roll "
                              "back to: lower optim.lr or set optim.clip_norm")
         scale = ts.lr_scale * run.cfg.train.rollback_lr_factor
-        nonfinite, streak = ts.nonfinite, ts.bad_streak
+        kept = ts.nonfinite, ts.bad_streak, ts.seconds, ts.cpu_seconds  # time spent stays spent
         restore_run(run, *found)  # every rank: the loss and norm were the same on all
-        ts.lr_scale, ts.nonfinite, ts.bad_streak = scale, nonfinite, streak
+        ts.lr_scale = scale
+        ts.nonfinite, ts.bad_streak, ts.seconds, ts.cpu_seconds = kept
         writer.truncate(ts.step)  # the steps after the checkpoint are trained again
         record.update(step=ts.step, failed_step=failed, rolled_back_to=ts.step, lr_scale=scale)
         run.comm.say(f"rnnlm: rolled back to step {ts.step} ({found[0].name}); learning rate now "

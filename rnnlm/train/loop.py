@@ -34,7 +34,7 @@ from rnnlm.run.signals import NAMES, GracefulStop, Stopped
 from .distributed import NullWriter, world
 from .guard import on_nonfinite
 from .setup import setup
-from .state import Interval
+from .state import Clock, Interval
 from .step import train_step
 from .tensorboard import check_extra, open_writer
 from .validate import evaluate_and_checkpoint, save
@@ -49,6 +49,7 @@ def run_loop(run, stop=None, progress=True):
     bar = tqdm(total=t.max_steps, initial=ts.step, unit="step", file=sys.stderr,
                disable=not (progress and comm.is_root), dynamic_ncols=True)
     interval = Interval(ts)
+    clock = Clock(ts)  # ts.seconds, ts.cpu_seconds: train.max_minutes and the records' time
     last_valid = None
     try:
         while ts.step < t.max_steps:
@@ -61,20 +62,25 @@ def run_loop(run, stop=None, progress=True):
                 if out.probe is not None:
                     writer.write(out.probe)
                 bar.update(1)
-                if ts.step % t.log_every == 0 or ts.step == t.max_steps:
-                    record = interval.record(out)
+                last = ts.step == t.max_steps or _out_of_time(clock, t, comm)
+                if ts.step % t.log_every == 0 or last:
+                    record = clock.stamp(interval.record(out))
                     record["world_size"] = comm.size
                     writer.write(record)
                     bar.set_postfix(loss=f"{record['loss']:.3f}",
                                     tok_s=f"{record['tokens_per_s']:.0f}", refresh=False)
-                if (t.eval_every and ts.step % t.eval_every == 0) or ts.step == t.max_steps:
-                    last_valid, saved = evaluate_and_checkpoint(run, writer), True
+                if (t.eval_every and ts.step % t.eval_every == 0) or last:
+                    last_valid, saved = evaluate_and_checkpoint(run, writer, clock), True
                     interval.start = time.perf_counter()  # evaluation time is not training speed
                     if t.early_stop and ts.stalls >= t.early_stop:
                         comm.say(f"rnnlm: early stop after step {ts.step}: no new best validation "
                                  f"loss in {ts.stalls} evaluations in a row (train.early_stop="
                                  f"{t.early_stop})")
                         break
+                if last and ts.step < t.max_steps:
+                    comm.say(f"rnnlm: stopped after step {ts.step}: train.max_minutes="
+                             f"{t.max_minutes:g} reached ({ts.seconds / 60:.1f} minutes)")
+                    break
             signum = comm.stop_signal(stop, out)  # under MPI: the one every rank saw
             if signum and ts.step < t.max_steps:
                 if not saved:
@@ -88,7 +94,16 @@ def run_loop(run, stop=None, progress=True):
     return {"steps": ts.step, "first_step": first_step, "tokens": ts.tokens, "valid_loss": last_valid,
             "best_valid_loss": ts.best_valid if math.isfinite(ts.best_valid) else None,
             "clip_rate": ts.clip_count / max(ts.step, 1), "nonfinite_events": ts.nonfinite,
+            "minutes": ts.seconds / 60, "cpu_minutes": ts.cpu_seconds / 60,
             "run_dir": str(run.paths.root)}
+
+
+def _out_of_time(clock, t, comm):
+    """Has train.max_minutes passed? Under MPI the root's clock decides for every rank."""
+    if not t.max_minutes:
+        return False
+    clock.tick()
+    return bool(comm.share(clock.ts.seconds >= 60 * t.max_minutes))
 
 
 def train(cfg, out_dir, resume=False, progress=True, overwrite=False):

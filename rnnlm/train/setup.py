@@ -89,6 +89,11 @@ def setup(cfg, out_dir, resume=False, overwrite=False) -> Run:
             raise RnnlmError(f"--resume: '{paths.root}' is already at step {run.ts.step} and "
                              f"train.max_steps is {t.max_steps}: nothing more to train; to go "
                              f"on, resume with --set train.max_steps=N (N > {run.ts.step})")
+        if t.max_minutes and run.ts.seconds >= 60 * t.max_minutes:
+            raise RnnlmError(f"--resume: '{paths.root}' has trained {run.ts.seconds / 60:.1f} "
+                             f"minutes and train.max_minutes is {t.max_minutes:g}: nothing more to "
+                             "train; to go on, resume with --set train.max_minutes=M (M > "
+                             f"{run.ts.seconds / 60:.1f}, or 0 for no limit)")
         if saved[2].get("world_size", 1) != comm.size:
             comm.say(f"rnnlm: note: the run was trained on {saved[2].get('world_size', 1)} "
                      f"process(es) and continues on {comm.size}: the same math, though not bit "

@@ -34,11 +34,34 @@ class TrainState:
     lr_scale: float = 1.0  # lowered by each non-finite rollback
     nonfinite: int = 0  # non-finite events so far
     bad_streak: int = 0  # non-finite events since the last good step
+    seconds: float = 0.0  # wall-clock time spent in the training loop (evaluation included), all runs
+    cpu_seconds: float = 0.0  # this process's CPU time in the loop, all runs (root's under MPI)
     log: dict = field(default_factory=new_interval)  # sums between two log lines
 
 
 def fresh_state(spec, batch_size, dtype, rng):
     return TrainState(rng, zero_state(spec, batch_size, dtype))
+
+
+class Clock:
+    """Adds the loop's wall-clock and CPU time to ts.seconds and ts.cpu_seconds, so that they
+    count every run of a resumed training and the checkpoint carries them."""
+
+    def __init__(self, ts):
+        self.ts = ts
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def tick(self):
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.ts.seconds += wall - self.wall
+        self.ts.cpu_seconds += cpu - self.cpu
+        self.wall, self.cpu = wall, cpu
+
+    def stamp(self, record):
+        """Add the time so far to a metrics record (the x axis of quality per minute)."""
+        self.tick()
+        record.update(seconds=round(self.ts.seconds, 3), cpu_seconds=round(self.ts.cpu_seconds, 3))
+        return record
 
 
 class Interval:
