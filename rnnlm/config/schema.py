@@ -54,8 +54,8 @@ class ModelConfig:
                      choices=registry.choices(registry.CELLS))
     layers: int = _key(2, "number of stacked recurrent layers", ge=1)
     embed_size: int = _key(64, "embedding width D", ge=1)
-    hidden_size: int = _key(256, "hidden state width H of every layer", ge=1)
-    dropout: float = _key(0.0, "dropout probability on the embedding output, between layers and before the "
+    hidden_size: int = _key(384, "hidden state width H of every layer", ge=1)
+    dropout: float = _key(0.2, "dropout probability on the embedding output, between layers and before the "
                           "output: the rate of each of the three dropout_* keys below left at -1 (0 = off)",
                           ge=0.0, lt=1.0)
     dropout_embed: float = _key(-1.0, "dropout on the embedding output (-1 = model.dropout)", ge=-1.0, lt=1.0)
@@ -152,7 +152,7 @@ class OptimConfig:
                         "from before the last nonmono evaluations", ge=1)
     clip_norm: float = _key(5.0, "clip the global L2 norm of all gradients to this (0 = off)", ge=0.0)
     clip_value: float = _key(0.0, "clip every gradient element to [-v, v] (0 = off)", ge=0.0)
-    schedule: str = _key("constant", "learning-rate schedule after warmup: "
+    schedule: str = _key("plateau", "learning-rate schedule after warmup: "
                          + registry.describe(registry.SCHEDULES),
                          choices=registry.choices(registry.SCHEDULES))
     warmup_steps: int = _key(0, "steps of linear warmup from 0 to lr", ge=0)
@@ -166,7 +166,7 @@ class OptimConfig:
                            "gamma, e.g. \"1000,2000\" (replaces step_size and decay_start; empty = off)")
     factor: float = _key(2.0, "plateau: divide the lr by this on a stall (Mikolov: 2, word_language_model: 4)",
                          gt=1.0)
-    patience: int = _key(1, "plateau: evaluations in a row without a new best validation loss before "
+    patience: int = _key(2, "plateau: evaluations in a row without a new best validation loss before "
                          "dividing the lr", ge=1)
 
 
