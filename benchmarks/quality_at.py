@@ -14,9 +14,10 @@ import math
 from pathlib import Path
 
 
-def evals(run):
-    lines = (Path(run) / "metrics.jsonl").read_text().splitlines()
-    return [r for r in map(json.loads, lines) if r["kind"] == "eval" and "valid_loss" in r]
+def read(run):
+    """(eval records with a validation loss, the last record of any kind)."""
+    records = [json.loads(line) for line in (Path(run) / "metrics.jsonl").read_text().splitlines()]
+    return [r for r in records if r["kind"] == "eval" and "valid_loss" in r], records[-1]
 
 
 def at(records, key, minutes):
@@ -39,15 +40,15 @@ def main():
     print(f"{'run':<28} {'min':>5} {'at':>6} {'step':>7} {'valid':>7} {'best':>7} "
           f"{'bits/char':>9} {'ppl(best)':>9}")
     for run in a.runs:
-        records = evals(run)
+        records, last = read(run)
         for m in a.minutes:
             got = at(records, key, m)
             if got is None:
                 print(f"{Path(run).name:<28} {m:>5g}   (no evaluation yet)")
                 continue
             r, best = got
-            if records[-1][key] < 60 * m:  # the run has not (yet) trained that long
-                print(f"{Path(run).name:<28} {m:>5g}   (only {records[-1][key] / 60:.1f} minutes so far)")
+            if last.get(key, 0) < 60 * m:  # the run has not (yet) trained that long
+                print(f"{Path(run).name:<28} {m:>5g}   (only {last.get(key, 0) / 60:.1f} minutes so far)")
                 continue
             bpc = r.get("valid_bits_per_char")
             scale = bpc / r["valid_loss"] if bpc else None  # bits/char per nat/token
