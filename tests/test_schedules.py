@@ -65,12 +65,14 @@ def test_plateau_halves_on_a_scripted_sequence():
 def test_plateau_patience_and_floor():
     # factor 4, patience 2: two stalls in a row per division; the count restarts after one.
     s = Plateau(1.0, min_lr=0.1, factor=4.0, patience=2)
-    got = []
-    for v in (1.0, 1.1, 1.2, 1.3, 0.9, 1.0, 1.0, 1.0, 1.0):
-        s.observe(v)
+    got, notes = [], []
+    for v in (1.0, 1.1, 1.2, 1.3, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0):
+        notes.append(s.observe(v) is not None)
         got.append(s(0))
-    assert got == [1, 1, 0.25, 0.25, 0.25, 0.25, 0.1, 0.1, 0.1]  # 1/16 is floored at 0.1
-    assert s.scale == 1 / 64
+    assert got == [1, 1, 0.25, 0.25, 0.25, 0.25, 0.1, 0.1, 0.1, 0.1, 0.1]  # 1/16 is floored at 0.1
+    # at the floor a stall changes nothing and says nothing (no "lr divided by 4, now 0.1" again)
+    assert notes == [False, False, True, False, False, False, True, False, False, False, False]
+    assert s.scale == 1 / 16
 
 
 def test_plateau_state_round_trip():

@@ -1,5 +1,5 @@
 """plateau: divide the lr by optim.factor when validation has not improved for optim.patience
-evaluations in a row (never below min_lr).
+evaluations in a row (never below min_lr; once there, it stays silent).
 
 An evaluation is a stall when its loss is not below the best loss so far (>= best, not
 > the previous one): comparing with the best means a run that oscillates — worse, slightly
@@ -42,6 +42,8 @@ class Plateau(Schedule):
         if self.stalls < self.patience:
             return None
         self.stalls = 0
+        if self.base_lr * self.scale <= self.min_lr:  # already at the floor: nothing to say
+            return None
         self.scale /= self.factor
         return (f"plateau: no improvement on {self.best:.4f} for {self.patience} evaluation(s); "
                 f"lr divided by {self.factor:g}, now {self.lr_after_warmup(0):.4g}")
