@@ -291,16 +291,3 @@ class _RowsOfGlobalDraw:
     def random(self, shape):
         T, b, *rest = shape
         return self.rng.random((T, b * self.size, *rest))[:, self.rank * b:(self.rank + 1) * b]
-
-
-class NullWriter:
-    """The metrics writer of the ranks that do not write (all but rank 0)."""
-
-    def write(self, record):
-        pass
-
-    def truncate(self, step):
-        pass
-
-    def close(self):
-        pass

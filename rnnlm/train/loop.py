@@ -31,7 +31,7 @@ from rnnlm.run.lock import RunLock
 from rnnlm.run.paths import RunPaths, ensure_dir
 from rnnlm.run.signals import NAMES, GracefulStop, Stopped
 
-from .distributed import NullWriter, world
+from .distributed import world
 from .guard import on_nonfinite
 from .setup import setup
 from .state import Clock, Interval
@@ -45,7 +45,7 @@ def run_loop(run, stop=None, progress=True):
     ts, t, comm = run.ts, run.cfg.train, run.comm
     first_step = ts.step
     # metrics.jsonl, and TensorBoard when train.tensorboard; the root alone writes
-    writer = open_writer(run) if comm.is_root else NullWriter()
+    writer = open_writer(run)  # a NullWriter off the root
     bar = tqdm(total=t.max_steps, initial=ts.step, unit="step", file=sys.stderr,
                disable=not (progress and comm.is_root), dynamic_ncols=True)
     interval = Interval(ts)

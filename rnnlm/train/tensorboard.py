@@ -47,11 +47,27 @@ def check_extra():
 
 
 def open_writer(run):
-    """The writer the loop hands every record to: metrics.jsonl, and TensorBoard when asked."""
+    """The writer the loop hands every record to: metrics.jsonl, and TensorBoard when asked;
+    under MPI only rank 0 writes, the others get a NullWriter."""
+    if not run.comm.is_root:
+        return NullWriter()
     metrics = MetricsWriter(run.paths.metrics)
     if not run.cfg.train.tensorboard:
         return metrics
     return Tee(metrics, TensorBoardWriter(run.paths.root / "tensorboard"))
+
+
+class NullWriter:
+    """The writer of the ranks that do not write (all but rank 0 under MPI)."""
+
+    def write(self, record):
+        pass
+
+    def truncate(self, step):
+        pass
+
+    def close(self):
+        pass
 
 
 class Tee:

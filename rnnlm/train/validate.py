@@ -35,7 +35,7 @@ def validation_loss(run):
     return loss
 
 
-def evaluate_and_checkpoint(run, writer, clock=None):
+def evaluate_and_checkpoint(run, writer, clock):
     """Evaluate on the validation split; write last, and best when it improved.
 
     The eval record goes to metrics.jsonl before the checkpoint: a kill between the two leaves a
@@ -62,8 +62,7 @@ def evaluate_and_checkpoint(run, writer, clock=None):
             comm.say(f"step {ts.step}: {note}")
         if notes:
             record["notes"] = notes
-    if clock is not None:  # the time at the end of the evaluation
-        clock.stamp(record)
+    clock.stamp(record)  # the time at the end of the evaluation
     writer.write(record)  # a NullWriter off the root
     save(run, best=improved or valid is None)
     return valid
