@@ -81,3 +81,11 @@ def test_zero_is_off(tmp_path):
     res = train(cfg, out, "--set", "train.max_minutes=0", "--set", "train.max_steps=12")
     assert res.exit_code == 0, res.output
     assert records(out)[-1]["step"] == 12
+
+
+def test_the_progress_bar_shows_the_minutes_spent_of_the_budget(tmp_path):
+    cfg, out = make_config(tmp_path), tmp_path / "run"
+    res = runner.invoke(app, ["train", str(cfg), "--out", str(out), "--progress",
+                              "--set", "train.max_minutes=0.01"])
+    assert res.exit_code == 0, res.output
+    assert "min=0.0/0.01" in res.output or "min=0.1/0.01" in res.output, res.output

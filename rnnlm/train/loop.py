@@ -67,8 +67,11 @@ def run_loop(run, stop=None, progress=True):
                     record = clock.stamp(interval.record(out))
                     record["world_size"] = comm.size
                     writer.write(record)
-                    bar.set_postfix(loss=f"{record['loss']:.3f}",
-                                    tok_s=f"{record['tokens_per_s']:.0f}", refresh=False)
+                    shown = {"loss": f"{record['loss']:.3f}",
+                             "tok_s": f"{record['tokens_per_s']:.0f}"}
+                    if t.max_minutes:  # the budget that may end the run before max_steps
+                        shown["min"] = f"{ts.seconds / 60:.1f}/{t.max_minutes:g}"
+                    bar.set_postfix(shown, refresh=False)
                 if (t.eval_every and ts.step % t.eval_every == 0) or last:
                     last_valid, saved = evaluate_and_checkpoint(run, writer, clock), True
                     interval.start = time.perf_counter()  # evaluation time is not training speed
