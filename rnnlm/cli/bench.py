@@ -13,7 +13,7 @@ from .app import JsonOpt, _print_json, app, in_range, user_errors
 @app.command()
 @user_errors
 def bench(configs: Annotated[str, typer.Option(
-              metavar="A,B,...", help="Comma-separated: a, b, c, d-gru, d-rnn, default.")] = "a,b,d-gru,d-rnn",
+              metavar="A,B,...", help="Comma-separated: a, b, c, d-gru, d-rnn, default, b-adaptive.")] = "a,b,d-gru,d-rnn",
           threads: Annotated[str, typer.Option(
               metavar="N,...", help="Comma-separated BLAS thread counts, e.g. 1,2; each is measured.")] = "1,2",
           seconds: Annotated[float, typer.Option(
