@@ -3,7 +3,8 @@
 The input projection is written straight into the output buffer and completed there step by step
 (no separate pre-activation array); no allocation per step; W_hᵀ contiguous in the backward,
 φ' taken step by step, and with ``overwrite=True`` dA written over the incoming gradient dHs
-(the training step owns it: it is the layer above's dX or the head's).
+(the training step owns it: it is the layer above's dX or the head's) and dX over the spent
+outputs Hs where the shapes agree.
 """
 
 from typing import NamedTuple
@@ -57,7 +58,10 @@ def _backward(p, dHs, dstate_out, cache, relu, grads=None, prefix="", overwrite=
             xp.subtract(1.0, slope, out=slope)  # φ'(a_t) = 1 - h_t²
         xp.multiply(dh, slope, out=dA[t])
         xp.matmul(dA[t], W_hT, out=dh_next)  # (B, H) into h_{t-1}
-    dX = weight_grads(cache.X, Hext[:-1], dA, dA, p["W_x"], grads, prefix)
+    # With overwrite the cache is spent once dW_h has read h_0 .. h_{T-1}: dX goes into Hs when
+    # it has Hs's shape (D = H, every layer above the first) instead of a new (T, B, H) array.
+    dX = weight_grads(cache.X, Hext[:-1], dA, dA, p["W_x"], grads, prefix,
+                      Hs if overwrite else None)
     return dX, (dh_next,), xp.sqrt(sq)
 
 
