@@ -249,6 +249,15 @@ def test_out_defaults_to_a_fresh_directory(corpus, tmp_path, monkeypatch):
     assert f"run directory: runs/{dirs[0]}" in first.stderr + second.stderr
 
 
+def test_a_failed_start_names_no_run_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty.txt").write_text("")
+    r = run("train", "--corpus", tmp_path / "empty.txt", "--no-progress")
+    one_error_line(r, "--corpus", "pass --corpus a file with text in it", absent=["data.corpus"])
+    assert "run directory" not in r.stderr  # it was removed again: naming it would mislead
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
 def test_resume_at_or_past_max_steps_says_nothing_is_left(char_run):
     before = {p: p.read_bytes() for p in (char_run / "metrics.jsonl", char_run / "config.yaml")}
     r = run("train", "--corpus", char_run.parent / "my.txt", "--out", char_run, "--resume",

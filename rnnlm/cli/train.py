@@ -35,7 +35,6 @@ def train(config: Annotated[Optional[Path], typer.Argument(
     import dataclasses
 
     from rnnlm.config import load_config
-    from rnnlm.console import say
     from rnnlm.errors import TextFileError
     from rnnlm.train import train as run_training
     from rnnlm.train.distributed import is_root
@@ -50,17 +49,18 @@ def train(config: Annotated[Optional[Path], typer.Argument(
     if corpus is not None:
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, corpus=str(corpus)))
     _set_threads(cfg.train.threads)
+    announce = out is None  # said once the run has started (a failed start removes it again)
     if out is None:
         out = _fresh_run_dir(config or corpus)
-        if is_root():
-            say(f"run directory: {out}")
     try:
-        summary = run_training(cfg, out, resume=resume, progress=progress, overwrite=overwrite)
+        summary = run_training(cfg, out, resume=resume, progress=progress, overwrite=overwrite,
+                               announce=announce)
     except TextFileError as e:
         if corpus is None:
             raise
         fix = ("pass --corpus the path of a text file" if e.problem in ("not found", "is a directory")
-               else e.fix.replace("set data.tokenizer=byte", "add --set data.tokenizer=byte"))
+               else e.fix.replace("set data.tokenizer=byte", "add --set data.tokenizer=byte")
+               .replace("set data.corpus to", "pass --corpus"))
         raise RnnlmError(f"--corpus '{corpus}' {e.problem}: {fix}") from None
     if not is_root():  # under mpiexec: rank 0 alone reports and samples
         return

@@ -109,10 +109,12 @@ def _out_of_time(clock, t, comm):
     return bool(comm.share(clock.ts.seconds >= 60 * t.max_minutes))
 
 
-def train(cfg, out_dir, resume=False, progress=True, overwrite=False):
+def train(cfg, out_dir, resume=False, progress=True, overwrite=False, announce=False):
     """Train a model as the config says, in out_dir; returns a summary dict.
 
-    Holds the run directory's lock throughout; SIGINT/SIGTERM stop it after a checkpoint."""
+    Holds the run directory's lock throughout; SIGINT/SIGTERM stop it after a checkpoint.
+    ``announce``: say the run directory once the run has started (a directory the caller chose
+    for the user), so a start that fails names no directory it has removed again."""
     if cfg.train.tensorboard:
         check_extra()  # a missing extra is one line, before anything is created
     paths = RunPaths(Path(out_dir))
@@ -124,6 +126,8 @@ def train(cfg, out_dir, resume=False, progress=True, overwrite=False):
         try:
             with RunLock(paths.lock) if comm.is_root else nullcontext():
                 run = comm.together(lambda: setup(cfg, paths.root, resume, overwrite))
+                if announce:
+                    comm.say(f"run directory: {paths.root}")
                 with stop:
                     return run_loop(run, stop, progress)
         except BaseException:
