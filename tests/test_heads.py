@@ -143,3 +143,46 @@ def test_rnnlm_gradcheck_checks_the_adaptive_head_of_a_config():
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["passed"] and any(k.startswith("head.adaptive.") for k in out["errors"])
+
+
+def _confident_logits(N=40, C=3000, seed=1):
+    """float32 logits of an over-confident model: most entries 60-200 nats below the row's best,
+    where exp underflows into subnormal floats (the case that made a head 3x slower)."""
+    rng = np.random.default_rng(seed)
+    Z = rng.uniform(-200, -60, (N, C))
+    Z[np.arange(N), rng.integers(0, C, N)] = 0.0
+    Z[:, :5] = rng.uniform(-20, 0, (N, 5))
+    return Z.astype(np.float32), rng.integers(0, C, N)
+
+
+def _reference(Z, y):
+    """Loss, mean gradient and log-probabilities of float32 logits, computed in float64."""
+    Z = Z.astype(np.float64)
+    logp = Z - Z.max(1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(1, keepdims=True))
+    N = Z.shape[0]
+    g = np.exp(logp) / N
+    g[np.arange(N), y] -= 1.0 / N
+    return -logp[np.arange(N), y].mean(), g, logp
+
+
+def _subnormal(a):
+    a = np.abs(a)
+    return int(((a > 0) & (a < np.finfo(a.dtype).tiny)).sum())
+
+
+def test_softmax_makes_no_subnormal_floats_and_stays_exact():
+    from rnnlm.nn.heads.softmax import nll_, softmax_cross_entropy_
+    Z, y = _confident_logits()
+    N = Z.shape[0]
+    loss64, g64, logp64 = _reference(Z, y)
+    np.testing.assert_allclose(log_softmax(Z), logp64, rtol=1e-6, atol=1e-4)  # -185 stays -185
+    loss, g = softmax_cross_entropy(Z, y)
+    assert loss == pytest.approx(loss64, rel=1e-6) and _subnormal(g) == 0
+    np.testing.assert_allclose(g, g64, rtol=1e-5, atol=1e-30)
+    W = Z.copy()
+    total = softmax_cross_entropy_(W, y, N)
+    assert float(total) / N == pytest.approx(loss64, rel=1e-6) and _subnormal(W) == 0
+    np.testing.assert_allclose(W, g64, rtol=1e-5, atol=1e-30)
+    np.testing.assert_allclose(nll_(Z.copy(), y), -logp64[np.arange(N), y], rtol=1e-6)
+    assert _subnormal(np.exp(Z - Z.max(1, keepdims=True))) > 0  # the case is real: plain exp makes them

@@ -1,16 +1,36 @@
 """Log-softmax and softmax cross-entropy on logits (N, V): shared by the heads and the probe.
 
 Shape letters: N rows (= T * B tokens), V vocabulary.
+
+Subnormal floats: a confident model puts most words 80 to 200 nats below the row's best, and
+exp of that is a subnormal float (under 1.2e-38 in float32) or a number that becomes one once
+scaled by 1/N. The CPU computes on subnormals through a slow path: the head of an over-fitted
+word model (V 10,000) took 3x its usual time. So every exponential here first raises the shifted
+logits to ``exp_floor`` (exp of it, scaled, stays a normal float); the target's own logit is
+read before, so -log p(target) stays exact, and what the floor adds to a row's sum is below its
+rounding (at most C * e^floor against a sum of at least 1).
 """
+
+import math
 
 from rnnlm.backend import array_module
 
 
+def exp_floor(Z, denom=1):
+    """The lowest shifted logit (each is ≤ 0) worth exponentiating for Z (N, C): exp(floor) /
+    (C * denom) is still a normal float of Z's dtype (float32: about -70 for C 10,000 and
+    denom 700). The softmax's values under it are below what the dtype can hold normally."""
+    return math.log(float(array_module(Z).finfo(Z.dtype).tiny)) + math.log(Z.shape[-1] * denom) + 1.0
+
+
 def log_softmax(logits):
-    """Row-wise log-softmax, stable: subtract the row maximum before exponentiating."""
+    """Row-wise log-softmax, stable: subtract the row maximum before exponentiating (exact
+    log-probabilities; only the row's normaliser is computed from floored logits)."""
     xp = array_module(logits)
     shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
+    e = xp.maximum(shifted, exp_floor(shifted))
+    xp.exp(e, out=e)
+    return shifted - xp.log(e.sum(axis=-1, keepdims=True))
 
 
 def token_nll(logits, targets):
@@ -36,9 +56,11 @@ def softmax_cross_entropy(logits, targets, weights=None):
     N = logits.shape[0]
     rows = xp.arange(N)
     shifted = logits - logits.max(axis=-1, keepdims=True)  # (N, V), stable
-    dlogits = xp.exp(shifted)  # one exponential pass, reused as the softmax
+    z_y = shifted[rows, targets]  # (N,) a copy, taken before the floor
+    dlogits = xp.maximum(shifted, exp_floor(shifted, N), out=shifted)
+    xp.exp(dlogits, out=dlogits)  # one exponential pass, reused as the softmax
     total = dlogits.sum(axis=-1)  # (N,)
-    nll = xp.log(total) - shifted[rows, targets]  # (N,) -log p_y
+    nll = xp.log(total) - z_y  # (N,) -log p_y
     scale = weights / (total * N) if weights is not None else 1.0 / (total * N)  # (N,)
     dlogits *= scale[:, None]  # softmax, the row's weight and the mean's 1/N in one pass
     # d(-log p_y)/dlogits = p - onehot(y), scaled the same way
@@ -53,7 +75,8 @@ def nll_(Z, targets):
     """-log softmax(Z)[row, target] (N,) of logits Z (N, C); Z is overwritten (exp of it)."""
     xp = array_module(Z)
     Z -= Z.max(axis=1, keepdims=True)  # stable
-    z_y = Z[xp.arange(Z.shape[0]), targets]  # (N,) a copy, taken before exp
+    z_y = Z[xp.arange(Z.shape[0]), targets]  # (N,) a copy, taken before the floor and exp
+    xp.maximum(Z, exp_floor(Z), out=Z)
     xp.exp(Z, out=Z)
     return xp.log(Z.sum(axis=1)) - z_y
 
@@ -67,7 +90,8 @@ def softmax_cross_entropy_(Z, targets, denom):
     xp = array_module(Z)
     rows = xp.arange(Z.shape[0])
     Z -= Z.max(axis=1, keepdims=True)
-    z_y = Z[rows, targets]
+    z_y = Z[rows, targets]  # a copy, taken before the floor and exp
+    xp.maximum(Z, exp_floor(Z, denom), out=Z)
     xp.exp(Z, out=Z)
     total = Z.sum(axis=1)  # (N,)
     nll_sum = (xp.log(total) - z_y).sum()
