@@ -49,8 +49,8 @@ def train(config: Annotated[Optional[Path], typer.Argument(
     if corpus is not None:
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, corpus=str(corpus)))
     _set_threads(cfg.train.threads)
-    announce = out is None  # said once the run has started (a failed start removes it again)
-    if out is None:
+    announce = out is None  # a directory we choose is named once the run has started (a failed
+    if announce:            # start removes it again)
         out = _fresh_run_dir(config or corpus)
     try:
         summary = run_training(cfg, out, resume=resume, progress=progress, overwrite=overwrite,

@@ -20,7 +20,21 @@ def exp_floor(Z, denom=1):
     """The lowest shifted logit (each is ≤ 0) worth exponentiating for Z (N, C): exp(floor) /
     (C * denom) is still a normal float of Z's dtype (float32: about -70 for C 10,000 and
     denom 700). The softmax's values under it are below what the dtype can hold normally."""
-    return math.log(float(array_module(Z).finfo(Z.dtype).tiny)) + math.log(Z.shape[-1] * denom) + 1.0
+    tiny = float(array_module(Z).finfo(Z.dtype).tiny)
+    return math.log(tiny) + math.log(Z.shape[-1] * denom) + 1.0
+
+
+def _exp_shifted_(Z, targets, denom=1):
+    """Z (N, C) logits -> exp(Z - row max) in place, from logits raised to exp_floor (scaled by
+    1/denom afterwards, the values stay normal floats). Returns the targets' shifted logits z_y
+    (N,), read before the floor (so -log p(target) = log(total) - z_y is exact), and the row
+    sums total (N,)."""
+    xp = array_module(Z)
+    Z -= Z.max(axis=1, keepdims=True)  # stable
+    z_y = Z[xp.arange(Z.shape[0]), targets]  # (N,) a copy
+    xp.maximum(Z, exp_floor(Z, denom), out=Z)
+    xp.exp(Z, out=Z)
+    return z_y, Z.sum(axis=1)
 
 
 def log_softmax(logits):
@@ -55,11 +69,8 @@ def softmax_cross_entropy(logits, targets, weights=None):
     xp = array_module(logits)
     N = logits.shape[0]
     rows = xp.arange(N)
-    shifted = logits - logits.max(axis=-1, keepdims=True)  # (N, V), stable
-    z_y = shifted[rows, targets]  # (N,) a copy, taken before the floor
-    dlogits = xp.maximum(shifted, exp_floor(shifted, N), out=shifted)
-    xp.exp(dlogits, out=dlogits)  # one exponential pass, reused as the softmax
-    total = dlogits.sum(axis=-1)  # (N,)
+    dlogits = xp.array(logits, copy=True)  # (N, V), becomes the softmax, then the gradient
+    z_y, total = _exp_shifted_(dlogits, targets, N)
     nll = xp.log(total) - z_y  # (N,) -log p_y
     scale = weights / (total * N) if weights is not None else 1.0 / (total * N)  # (N,)
     dlogits *= scale[:, None]  # softmax, the row's weight and the mean's 1/N in one pass
@@ -73,12 +84,8 @@ def softmax_cross_entropy(logits, targets, weights=None):
 # ---------------------------------------------------------------- in place, for the heads
 def nll_(Z, targets):
     """-log softmax(Z)[row, target] (N,) of logits Z (N, C); Z is overwritten (exp of it)."""
-    xp = array_module(Z)
-    Z -= Z.max(axis=1, keepdims=True)  # stable
-    z_y = Z[xp.arange(Z.shape[0]), targets]  # (N,) a copy, taken before the floor and exp
-    xp.maximum(Z, exp_floor(Z), out=Z)
-    xp.exp(Z, out=Z)
-    return xp.log(Z.sum(axis=1)) - z_y
+    z_y, total = _exp_shifted_(Z, targets)
+    return array_module(Z).log(total) - z_y
 
 
 def softmax_cross_entropy_(Z, targets, denom):
@@ -88,13 +95,8 @@ def softmax_cross_entropy_(Z, targets, denom):
     No (N, C) temporary: the shift, the exponential and the scaling all write over Z.
     """
     xp = array_module(Z)
-    rows = xp.arange(Z.shape[0])
-    Z -= Z.max(axis=1, keepdims=True)
-    z_y = Z[rows, targets]  # a copy, taken before the floor and exp
-    xp.maximum(Z, exp_floor(Z, denom), out=Z)
-    xp.exp(Z, out=Z)
-    total = Z.sum(axis=1)  # (N,)
+    z_y, total = _exp_shifted_(Z, targets, denom)
     nll_sum = (xp.log(total) - z_y).sum()
     Z *= (1.0 / (total * denom))[:, None]
-    Z[rows, targets] -= 1.0 / denom
+    Z[xp.arange(Z.shape[0]), targets] -= 1.0 / denom
     return nll_sum
