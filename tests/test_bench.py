@@ -99,8 +99,9 @@ def test_bench_human_output_one_line_per_config_and_thread_count():
     r = run("bench", "--configs", "d-rnn", "--threads", "1,2", "--seconds", 0, "--rounds", 1)
     assert r.exit_code == 0, r.output
     lines = r.stdout.strip().splitlines()
-    assert len(lines) == 3 and lines[0].startswith("config")
-    assert [ln.split()[2] for ln in lines[1:]] == ["1", "2"]
+    assert len(lines) == 4 and lines[0].startswith("recurrent product on ")  # which BLAS path
+    assert lines[1].startswith("config")
+    assert [ln.split()[2] for ln in lines[2:]] == ["1", "2"]
 
 
 @pytest.mark.skipif(not HAS_TORCH, reason="PyTorch is not installed (never a dependency)")

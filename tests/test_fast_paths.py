@@ -2,11 +2,14 @@
 pre-optimisation code) in float32 and float64, backward overwriting its cache against not, and
 the model's training path (head loss, overwriting backward) against the logits path."""
 
+import os
+
 import numpy as np
 import pytest
 
 from rnnlm import model
 from rnnlm.model import InitSpec, init_layer
+from rnnlm import mkl
 from rnnlm.nn.cells import get_cell
 from rnnlm.nn.heads import softmax_cross_entropy
 
@@ -32,6 +35,16 @@ def _case(cell, dtype, T=7, B=5, D=6, H=8, seed=0):
     return p, X, state, dHs, dstate
 
 
+@pytest.fixture(params=["numpy", "mkl"])
+def blas(request, monkeypatch):
+    """The recurrent product on numpy's matmul, then on MKL's packed product (when installed)."""
+    if request.param == "numpy":
+        monkeypatch.setattr(mkl, "_lib", False)
+    elif not mkl.enabled():
+        pytest.skip("MKL is off (RNNLM_MKL=0) or not installed (pip install -e '.[mkl]')")
+    return request.param
+
+
 def _close(a, b, dtype, what):
     np.testing.assert_allclose(a, b, err_msg=what, **TOL[dtype])
 
@@ -39,7 +52,7 @@ def _close(a, b, dtype, what):
 @pytest.mark.parametrize("D", [6, 8])  # 8 = H: the RNN writes dX over its spent outputs
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cell", CELLS)
-def test_cell_equals_the_reference(cell, dtype, D):
+def test_cell_equals_the_reference(cell, dtype, D, blas):
     p, X, state, dHs, dstate = _case(cell, dtype, D=D)
     ref_fwd, ref_bwd = reference(cell)
     Hs0, st0, cache0 = ref_fwd(p, X, state)
@@ -98,3 +111,36 @@ def test_training_path_equals_logits_path_float32(cell, head):
     assert set(grads) == set(grads2) == set(params)
     for k in grads:
         np.testing.assert_allclose(grads[k], grads2[k], rtol=2e-3, atol=2e-6, err_msg=k)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("transpose", [False, True])
+def test_packed_product_equals_matmul(dtype, transpose):
+    if not mkl.enabled():
+        pytest.skip("MKL is off (RNNLM_MKL=0) or not installed (pip install -e '.[mkl]')")
+    rng = np.random.default_rng(1)
+    W = rng.standard_normal((24, 40) if transpose else (40, 24)).astype(dtype)  # A (5, 40) -> (5, 24)
+    Wm = W.T if transpose else W
+    prod = mkl.PackedProduct(np, W, 5, transpose)
+    big = rng.standard_normal((5, 50)).astype(dtype)
+    cases = [rng.standard_normal((5, 40)).astype(dtype),  # the packed path
+             big[:, 3:43],  # rows 50 apart: still packed (row stride passed to MKL)
+             np.asfortranarray(rng.standard_normal((5, 40)).astype(dtype)),  # numpy's matmul
+             rng.standard_normal((3, 40)).astype(dtype)]  # other rows: numpy's matmul
+    for A in cases:
+        out = np.full((A.shape[0], 24), np.nan, dtype)
+        assert prod(A, out) is out
+        np.testing.assert_allclose(out, A @ Wm, **TOL[dtype])
+    wide = np.full((5, 30), np.nan, dtype)
+    prod(cases[0], wide[:, 2:26])  # out with rows 30 apart
+    np.testing.assert_allclose(wide[:, 2:26], cases[0] @ Wm, **TOL[dtype])
+    assert np.isnan(wide[:, :2]).all() and np.isnan(wide[:, 26:]).all()  # nothing else written
+
+
+def test_mkl_switched_off_by_the_environment(monkeypatch):
+    monkeypatch.setattr(mkl, "_lib", None)
+    monkeypatch.setenv("RNNLM_MKL", "0")
+    assert not mkl.enabled()
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+    mkl.quiet_openblas()
+    assert "OPENBLAS_THREAD_TIMEOUT" not in os.environ

@@ -44,7 +44,11 @@ def bench(configs: Annotated[str, typer.Option(
     if torch and not torch_available():
         raise RnnlmError(f"--torch needs PyTorch, which {sys.executable} cannot import: "
                          "pip install torch==2.13.0 (the CPU build)")
+    from rnnlm.mkl import available
+    blas = ("recurrent product on MKL's packed product (RNNLM_MKL=0: on numpy's matmul)"
+            if available() else "recurrent product on numpy's matmul (MKL: pip install -e '.[mkl]')")
     if not json_:
+        typer.echo(blas)
         typer.echo(format_header(torch))
     results = []
     for name in names:
@@ -53,4 +57,4 @@ def bench(configs: Annotated[str, typer.Option(
             if not json_:
                 typer.echo(format_row(results[-1]))
     if json_:
-        _print_json({"seconds": seconds, "rounds": rounds, "results": results})
+        _print_json({"seconds": seconds, "rounds": rounds, "mkl": available(), "results": results})

@@ -1,6 +1,7 @@
 """What every cell shares: the input projection before the time loop, the weight gradients after
 it, the recurrent weights transposed for the backward loop, and the sigmoid through tanh."""
 
+from rnnlm import mkl
 from rnnlm.backend import array_module
 
 from ..functional import add_grad
@@ -21,6 +22,16 @@ def transposed(xp, W):
     ((B, kH) @ (kH, H)); on a transposed view OpenBLAS ran it at 63 GFLOP/s, on a contiguous
     copy at 95 (B 32, H 256, one thread; copy made once per window)."""
     return xp.ascontiguousarray(W.T)
+
+
+def recurrent_product(xp, W, rows, transpose=False):
+    """The time loop's per-step product as a function (A, out) -> out = A W (A Wᵀ: transpose),
+    for A of ``rows`` rows: MKL's packed product when MKL is installed (W laid out once per
+    window, rnnlm/mkl.py), else numpy's matmul on W (on a contiguous Wᵀ when transposed)."""
+    if xp.__name__ == "numpy" and W.dtype.char in "fd" and mkl.enabled():
+        return mkl.PackedProduct(xp, W, rows, transpose)
+    W = transposed(xp, W) if transpose else W
+    return lambda A, out: xp.matmul(A, W, out=out)
 
 
 def sigmoid_halves(xp, k, H, tanh_blocks, dtype):

@@ -15,7 +15,7 @@ from rnnlm.backend import array_module
 
 from ..functional import add_grad, sigmoid
 from .base import Cell
-from .common import input_projection, sigmoid_halves, transposed, weight_grads
+from .common import input_projection, recurrent_product, sigmoid_halves, weight_grads
 
 
 class GRUCache(NamedTuple):
@@ -32,14 +32,14 @@ def forward(p, X, state):
     H = h0.shape[1]
     half = sigmoid_halves(xp, 3, H, (2,), X.dtype)  # (3H,) 0.5 on r, z
     G = input_projection(X, p["W_x"] * half, p["b"] * half)  # (T, B, 3H) input side, r z halved
-    W_h, b_hn = p["W_h"] * half, p["b_hn"]
+    W_h, b_hn = recurrent_product(xp, p["W_h"] * half, B), p["b_hn"]  # h_{t-1} W_h
     HN = xp.empty((T, B, H), X.dtype)  # h_{t-1} W_h[n] + b_hn, kept for backward
     Hext = xp.empty((T + 1, B, H), X.dtype)
     Hext[0] = h0
     gh = xp.empty((B, 3 * H), X.dtype)  # h_{t-1} W_h
     for t in range(T):
         g, h = G[t], Hext[t]
-        xp.matmul(h, W_h, out=gh)
+        W_h(h, gh)
         rz = g[:, :2 * H]
         rz += gh[:, :2 * H]
         xp.tanh(rz, out=rz)
@@ -61,7 +61,7 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     X, G, HN, Hext = cache
     T, B, H3 = G.shape
     H = H3 // 3
-    W_hT = transposed(xp, p["W_h"])  # (3H, H)
+    W_hT = recurrent_product(xp, p["W_h"], B, transpose=True)  # dgh_t W_hᵀ, (3H, H)
     dGX = G if overwrite else xp.empty_like(G)  # (T, B, 3H) gradient at the input-side pre-acts
     dGHn = HN if overwrite else xp.empty_like(HN)  # n block of the gradient at h_{t-1} W_h
     sq = xp.empty(T)  # ‖∂L/∂h_t‖², kept on the device until the window is done
@@ -93,7 +93,7 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
         dx[:, :2 * H] *= sd
         dgh[:, :2 * H] = dx[:, :2 * H]
         dGHn[t] = dgh[:, 2 * H:]
-        xp.matmul(dgh, W_hT, out=dh_next)
+        W_hT(dgh, dh_next)
         dh_next += direct
     dX = weight_grads(X, Hext[:-1], dGX, None, p["W_x"], grads, prefix,
                       dHs if overwrite else None)

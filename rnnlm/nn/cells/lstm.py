@@ -13,7 +13,7 @@ from rnnlm.backend import array_module
 
 from ..functional import sigmoid
 from .base import Cell
-from .common import input_projection, sigmoid_halves, transposed, weight_grads
+from .common import input_projection, recurrent_product, sigmoid_halves, weight_grads
 
 
 class LSTMCache(NamedTuple):
@@ -31,7 +31,7 @@ def forward(p, X, state):
     H = h0.shape[1]
     half = sigmoid_halves(xp, 4, H, (3,), X.dtype)  # (4H,) 0.5 on i, f, o
     G = input_projection(X, p["W_x"] * half, p["b"] * half)  # (T, B, 4H) halved pre-activations
-    W_h = p["W_h"] * half  # (H, 4H), halved the same way
+    W_h = recurrent_product(xp, p["W_h"] * half, B)  # h_{t-1} W_h, W_h (H, 4H) halved the same way
     Cext = xp.empty((T + 1, B, H), X.dtype)
     Hext = xp.empty_like(Cext)
     Cext[0], Hext[0] = c0, h0
@@ -40,7 +40,7 @@ def forward(p, X, state):
     ig = xp.empty((B, H), X.dtype)  # i ⊙ g
     for t in range(T):
         g = G[t]
-        xp.matmul(Hext[t], W_h, out=rec)
+        W_h(Hext[t], rec)
         g += rec
         xp.tanh(g, out=g)  # g block: tanh(a); sigmoid blocks: tanh(a / 2)
         s = g[:, :3 * H]
@@ -59,7 +59,7 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     X, G, Cext, tanhC, Hext = cache
     T, B, H4 = G.shape
     H = H4 // 4
-    W_hT = transposed(xp, p["W_h"])  # (4H, H)
+    W_hT = recurrent_product(xp, p["W_h"], B, transpose=True)  # dA_t W_hᵀ, W_hᵀ (4H, H)
     dA = G if overwrite else xp.empty_like(G)  # (T, B, 4H) gradient at the pre-activations
     sq = xp.empty(T)  # ‖∂L/∂(h_t, c_t)‖², kept on the device until the window is done
     dh_next, dc_next = (xp.array(s, copy=True) for s in dstate_out)  # (B, H) buffers we own
@@ -90,7 +90,7 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
         xp.multiply(dc, gg, out=da[:, :H])  # ∂/∂i
         xp.multiply(dc, tmp, out=da[:, 3 * H:])  # ∂/∂g through tanh (g's last read was above)
         da[:, :3 * H] *= sd
-        xp.matmul(da, W_hT, out=dh_next)  # into h_{t-1}
+        W_hT(da, dh_next)  # into h_{t-1}
     dX = weight_grads(X, Hext[:-1], dA, dA, p["W_x"], grads, prefix,
                       dHs if overwrite else None)
     return dX, (dh_next, dc_next), xp.sqrt(sq)

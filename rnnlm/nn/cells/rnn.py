@@ -12,7 +12,7 @@ from typing import NamedTuple
 from rnnlm.backend import array_module
 
 from .base import Cell
-from .common import input_projection, transposed, weight_grads
+from .common import input_projection, recurrent_product, weight_grads
 
 
 class RNNCache(NamedTuple):
@@ -28,11 +28,11 @@ def _forward(p, X, state, relu):
     Hext = xp.empty((T + 1, B, H), X.dtype)
     Hext[0] = h0
     input_projection(X, p["W_x"], p["b"], out=Hext[1:])  # a_t without the recurrent part
-    W_h = p["W_h"]
+    W_h = recurrent_product(xp, p["W_h"], B)  # h_{t-1} W_h
     rec = xp.empty((B, H), X.dtype)
     for t in range(T):
         a = Hext[t + 1]
-        a += xp.matmul(Hext[t], W_h, out=rec)
+        a += W_h(Hext[t], rec)
         xp.maximum(a, 0, out=a) if relu else xp.tanh(a, out=a)
     Hs = Hext[1:]
     return Hs, (Hs[-1].copy(),), RNNCache(X, Hext)
@@ -42,8 +42,8 @@ def _backward(p, dHs, dstate_out, cache, relu, grads=None, prefix="", overwrite=
     xp = array_module(dHs)
     Hext = cache.Hext
     Hs = Hext[1:]
-    T = Hs.shape[0]
-    W_hT = transposed(xp, p["W_h"])
+    T, B, _ = Hs.shape
+    W_hT = recurrent_product(xp, p["W_h"], B, transpose=True)  # dA_t W_hᵀ
     dA = dHs if overwrite else xp.empty_like(Hs)  # (T, B, H) gradient at the pre-activations
     sq = xp.empty(T)  # ‖∂L/∂h_t‖², kept on the device until the window is done
     dh_next = xp.array(dstate_out[0], copy=True)
@@ -57,7 +57,7 @@ def _backward(p, dHs, dstate_out, cache, relu, grads=None, prefix="", overwrite=
             xp.multiply(Hs[t], Hs[t], out=slope)
             xp.subtract(1.0, slope, out=slope)  # φ'(a_t) = 1 - h_t²
         xp.multiply(dh, slope, out=dA[t])
-        xp.matmul(dA[t], W_hT, out=dh_next)  # (B, H) into h_{t-1}
+        W_hT(dA[t], dh_next)  # (B, H) into h_{t-1}
     # With overwrite the cache is spent once dW_h has read h_0 .. h_{T-1}: dX goes into Hs when
     # it has Hs's shape (D = H, every layer above the first) instead of a new (T, B, H) array.
     dX = weight_grads(cache.X, Hext[:-1], dA, dA, p["W_x"], grads, prefix,
