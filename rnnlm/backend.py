@@ -52,6 +52,17 @@ def array_module(*arrays):
     return numpy
 
 
+def matmul(A, B, out=None):
+    """A @ B of two 2-d arrays (out: the (M, N) result buffer, or None). With numpy arrays and
+    MKL installed, MKL computes it (rnnlm/mkl.py): then every matrix product of a step runs in
+    one thread pool, not MKL's for the time loop and numpy's OpenBLAS for the rest."""
+    xp = array_module(A, B)
+    if xp is numpy:
+        from rnnlm import mkl
+        return mkl.matmul(numpy, A, B, out)
+    return xp.matmul(A, B, out=out)
+
+
 def to_host(a):
     """A numpy array (a no-op for numpy arrays)."""
     return a.get() if hasattr(a, "get") and not isinstance(a, numpy.ndarray) else numpy.asarray(a)

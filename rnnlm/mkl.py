@@ -37,15 +37,17 @@ def _find():
 
 
 def _bind(lib, prefix, real):
-    """The three packed-product functions of one precision (prefix 's' or 'd')."""
+    """The packed-product functions of one precision (prefix 's' or 'd'), then its gemm."""
     i, p, size_t = ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t
+    gemm = getattr(lib, f"cblas_{prefix}gemm")
+    gemm.argtypes, gemm.restype = [i, i, i, i, i, i, real, p, i, p, i, real, p, i], None
     size = getattr(lib, f"cblas_{prefix}gemm_pack_get_size")
     size.argtypes, size.restype = [i, i, i, i], size_t
     pack = getattr(lib, f"cblas_{prefix}gemm_pack")
     pack.argtypes, pack.restype = [i, i, i, i, i, i, real, p, i, p], None
     compute = getattr(lib, f"cblas_{prefix}gemm_compute")
     compute.argtypes, compute.restype = [i, i, i, i, i, i, p, i, p, i, real, p, i], None
-    return size, pack, compute
+    return size, pack, compute, gemm
 
 
 def library():
@@ -82,6 +84,37 @@ def quiet_openblas():
         os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 
+def _layout(A):
+    """(CBLAS transpose flag, leading dimension) of a 2-d array with contiguous rows (as is) or
+    contiguous columns (transposed), else None."""
+    s0, s1 = A.strides
+    n = A.itemsize
+    if s1 == n and s0 % n == 0 and s0 >= A.shape[1] * n:
+        return _NO_TRANS, s0 // n
+    if s0 == n and s1 % n == 0 and s1 >= A.shape[0] * n:
+        return _TRANS, s1 // n
+    return None
+
+
+def matmul(np, A, B, out=None):
+    """A @ B for 2-d A (M, K) and B (K, N) of one float dtype, on MKL when it is in use (each
+    operand as laid out, transposed views included), else on numpy. out: (M, N) or None."""
+    M, K = A.shape
+    N = B.shape[1]
+    lib = library()
+    la, lb = _layout(A), _layout(B)
+    if (lib is None or A.dtype != B.dtype or A.dtype.char not in "fd" or la is None or lb is None
+            or min(M, N, K) == 0 or (out is not None and (out.shape != (M, N) or out.dtype != A.dtype
+                                                         or _row_stride(out) is None))):
+        return np.matmul(A, B, out=out)
+    if out is None:
+        out = np.empty((M, N), A.dtype)
+    gemm = lib[A.dtype.char][3]
+    gemm(_ROW_MAJOR, la[0], lb[0], M, N, K, 1.0, A.ctypes.data, la[1], B.ctypes.data, lb[1], 0.0,
+         out.ctypes.data, _row_stride(out))
+    return out
+
+
 def _row_stride(A):
     """Elements between rows of a 2-d array whose rows are contiguous, else None."""
     s0, s1 = A.strides
@@ -98,7 +131,7 @@ class PackedProduct:
     """
 
     def __init__(self, np, W, rows, transpose=False):
-        size, pack, self._compute = library()[W.dtype.char]
+        size, pack, self._compute, _ = library()[W.dtype.char]
         self.np, self.dtype = np, W.dtype
         self.W = W.T if transpose else W  # the (K, N) matrix the product uses (a view)
         K, N = self.W.shape

@@ -9,7 +9,7 @@ import pytest
 
 from rnnlm import model
 from rnnlm.model import InitSpec, init_layer
-from rnnlm import mkl
+from rnnlm import fused, mkl
 from rnnlm.nn.cells import get_cell
 from rnnlm.nn.heads import softmax_cross_entropy
 
@@ -45,6 +45,16 @@ def blas(request, monkeypatch):
     return request.param
 
 
+@pytest.fixture(params=["numpy", "numba"])
+def gate_math(request, monkeypatch):
+    """The LSTM's per-step arithmetic in numpy, then in numba's compiled kernels (when installed)."""
+    if request.param == "numpy":
+        monkeypatch.setattr(fused, "_kernels", False)
+    elif fused.kernels(np.zeros(1, np.float32)) is None:
+        pytest.skip("numba is off (RNNLM_NUMBA=0) or not installed (pip install -e '.[fast]')")
+    return request.param
+
+
 def _close(a, b, dtype, what):
     np.testing.assert_allclose(a, b, err_msg=what, **TOL[dtype])
 
@@ -52,7 +62,9 @@ def _close(a, b, dtype, what):
 @pytest.mark.parametrize("D", [6, 8])  # 8 = H: the RNN writes dX over its spent outputs
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cell", CELLS)
-def test_cell_equals_the_reference(cell, dtype, D, blas):
+def test_cell_equals_the_reference(cell, dtype, D, blas, gate_math):
+    if gate_math == "numba" and (cell != "lstm" or dtype != np.float32):
+        pytest.skip("numba kernels: the LSTM in float32 only")
     p, X, state, dHs, dstate = _case(cell, dtype, D=D)
     ref_fwd, ref_bwd = reference(cell)
     Hs0, st0, cache0 = ref_fwd(p, X, state)
@@ -144,3 +156,24 @@ def test_mkl_switched_off_by_the_environment(monkeypatch):
     monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
     mkl.quiet_openblas()
     assert "OPENBLAS_THREAD_TIMEOUT" not in os.environ
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul_equals_numpys_on_every_layout(dtype, blas):
+    from rnnlm.backend import matmul
+    rng = np.random.default_rng(2)
+    A = rng.standard_normal((7, 5)).astype(dtype)
+    B = rng.standard_normal((5, 9)).astype(dtype)
+    wide = rng.standard_normal((7, 12)).astype(dtype)
+    layouts = {"C": lambda M: M, "F": np.asfortranarray, "T view": lambda M: M.T.copy().T,
+               "strided rows": lambda M: np.pad(M, ((0, 0), (1, 2)))[:, 1:-2]}
+    for (na, fa), (nb, fb) in [(a, b) for a in layouts.items() for b in layouts.items()]:
+        np.testing.assert_allclose(matmul(fa(A), fb(B)), A @ B, err_msg=f"{na} @ {nb}", **TOL[dtype])
+    out = wide[:, 2:11]  # rows 12 apart
+    before = wide.copy()
+    assert matmul(A, B, out) is not None
+    np.testing.assert_allclose(wide[:, 2:11], A @ B, **TOL[dtype])
+    np.testing.assert_array_equal(wide[:, :2], before[:, :2])  # nothing outside out written
+    np.testing.assert_array_equal(wide[:, 11:], before[:, 11:])
+    np.testing.assert_allclose(matmul(A[::2], B[:, ::3]), A[::2] @ B[:, ::3], **TOL[dtype])  # numpy's
+    np.testing.assert_array_equal(matmul(A[:, :0], B[:0]), np.zeros((7, 9), dtype))

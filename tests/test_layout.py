@@ -15,8 +15,8 @@ PKG = Path(__file__).resolve().parent.parent / "rnnlm"
 # the bottom: names, error kinds and stderr lines, no math and no files.
 BASE = ("rnnlm.registry", "rnnlm.errors")
 ALLOWED = {
-    "rnnlm.nn": BASE + ("rnnlm.backend", "rnnlm.mkl", "rnnlm.nn"),
-    "rnnlm.model": BASE + ("rnnlm.backend", "rnnlm.mkl", "rnnlm.nn", "rnnlm.model"),
+    "rnnlm.nn": BASE + ("rnnlm.backend", "rnnlm.mkl", "rnnlm.fused", "rnnlm.nn"),
+    "rnnlm.model": BASE + ("rnnlm.backend", "rnnlm.mkl", "rnnlm.fused", "rnnlm.nn", "rnnlm.model"),
     "rnnlm.optim": BASE + ("rnnlm.backend", "rnnlm.optim"),
     "rnnlm.data": BASE + ("rnnlm.console", "rnnlm.data", "rnnlm.run.atomic"),
     "rnnlm.run": BASE + ("rnnlm.console", "rnnlm.backend", "rnnlm.run", "rnnlm.config.load",

@@ -2,7 +2,7 @@
 it, the recurrent weights transposed for the backward loop, and the sigmoid through tanh."""
 
 from rnnlm import mkl
-from rnnlm.backend import array_module
+from rnnlm.backend import array_module, matmul
 
 from ..functional import add_grad
 
@@ -12,7 +12,7 @@ def input_projection(X, W_x, b, out=None):
     (written into ``out`` (T, B, kH), a contiguous array, when given)."""
     T, B, D = X.shape
     xp = array_module(X)
-    A = xp.matmul(X.reshape(T * B, D), W_x, out=None if out is None else out.reshape(T * B, -1))
+    A = matmul(X.reshape(T * B, D), W_x, None if out is None else out.reshape(T * B, -1))
     A += b
     return A.reshape(T, B, -1)
 
@@ -63,11 +63,11 @@ def weight_grads(X, Hprev, dA_x, dA_h, W_x, grads=None, prefix="", out=None):
     H = Hprev.shape[2]
     dAx = dA_x.reshape(T * B, kH)
     if grads is not None:
-        add_grad(grads, prefix + "W_x", X.reshape(T * B, D).T @ dAx)  # (D, kH)
+        add_grad(grads, prefix + "W_x", matmul(X.reshape(T * B, D).T, dAx))  # (D, kH)
         if dA_h is not None:
-            add_grad(grads, prefix + "W_h", Hprev.reshape(T * B, H).T @ dA_h.reshape(T * B, kH))
+            add_grad(grads, prefix + "W_h", matmul(Hprev.reshape(T * B, H).T,
+                                                   dA_h.reshape(T * B, kH)))
         add_grad(grads, prefix + "b", dAx.sum(axis=0))  # (kH,)
     if out is not None and out.shape == X.shape and out.flags.c_contiguous:
-        xp = array_module(dAx)
-        return xp.matmul(dAx, W_x.T, out=out.reshape(T * B, D)).reshape(T, B, D)
-    return (dAx @ W_x.T).reshape(T, B, D)
+        return matmul(dAx, W_x.T, out.reshape(T * B, D)).reshape(T, B, D)
+    return matmul(dAx, W_x.T).reshape(T, B, D)

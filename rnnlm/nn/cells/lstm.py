@@ -9,6 +9,7 @@ step, after the step has read them: the cache is spent, and no second (T, B, 4H)
 
 from typing import NamedTuple
 
+from rnnlm import fused
 from rnnlm.backend import array_module
 
 from ..functional import sigmoid
@@ -38,17 +39,21 @@ def forward(p, X, state):
     tanhC = xp.empty((T, B, H), X.dtype)
     rec = xp.empty((B, 4 * H), X.dtype)  # h_{t-1} W_h
     ig = xp.empty((B, H), X.dtype)  # i ⊙ g
+    kernels = fused.kernels(X)  # numba's one pass for what lies between the tanh calls, if any
     for t in range(T):
         g = G[t]
         W_h(Hext[t], rec)
         g += rec
         xp.tanh(g, out=g)  # g block: tanh(a); sigmoid blocks: tanh(a / 2)
-        s = g[:, :3 * H]
-        s *= 0.5
-        s += 0.5  # σ(a) = (1 + tanh(a / 2)) / 2
-        c = xp.multiply(g[:, H:2 * H], Cext[t], out=Cext[t + 1])  # f ⊙ c_{t-1}
-        c += xp.multiply(g[:, :H], g[:, 3 * H:], out=ig)  # + i ⊙ g
-        xp.tanh(c, out=tanhC[t])
+        if kernels:
+            kernels["lstm_forward"](g, Cext[t], Cext[t + 1])
+        else:
+            s = g[:, :3 * H]
+            s *= 0.5
+            s += 0.5  # σ(a) = (1 + tanh(a / 2)) / 2
+            c = xp.multiply(g[:, H:2 * H], Cext[t], out=Cext[t + 1])  # f ⊙ c_{t-1}
+            c += xp.multiply(g[:, :H], g[:, 3 * H:], out=ig)  # + i ⊙ g
+        xp.tanh(Cext[t + 1], out=tanhC[t])
         xp.multiply(g[:, 2 * H:3 * H], tanhC[t], out=Hext[t + 1])  # h_t = o ⊙ tanh(c_t)
     Hs = Hext[1:]  # (T, B, H), a contiguous view
     return Hs, (Hs[-1].copy(), Cext[-1].copy()), LSTMCache(X, G, Cext, tanhC, Hext)
@@ -65,8 +70,13 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     dh_next, dc_next = (xp.array(s, copy=True) for s in dstate_out)  # (B, H) buffers we own
     dh, dc, tmp = (xp.empty_like(dh_next) for _ in range(3))
     sd = xp.empty((B, 3 * H), G.dtype)  # σ' of i, f, o
+    kernels = fused.kernels(G)  # numba's one pass for the step's arithmetic, if any
     for t in range(T - 1, -1, -1):
         g, da = G[t], dA[t]  # the same memory when overwriting: every read of g comes first
+        if kernels:
+            sq[t] = kernels["lstm_backward"](g, da, tanhC[t], Cext[t], dHs[t], dh_next, dc_next)
+            W_hT(da, dh_next)  # into h_{t-1}
+            continue
         i, f, o, gg = g[:, :H], g[:, H:2 * H], g[:, 2 * H:3 * H], g[:, 3 * H:]
         tc = tanhC[t]
         xp.add(dHs[t], dh_next, out=dh)  # from the loss at t + from the future

@@ -8,7 +8,7 @@ holds a single (N, V) buffer (the simple path, linear_forward + softmax_cross_en
 three: logits, shifted logits, dlogits). Tested equal to that simple path.
 """
 
-from rnnlm.backend import array_module
+from rnnlm.backend import array_module, matmul
 
 from ..functional import add_grad
 from ..layers import linear_backward, linear_forward
@@ -29,18 +29,18 @@ def loss(hp, X, targets, grads=None, prefix=""):
     """Mean -log p(target) over N rows, and dX (N, H); adds dW, db into grads["W"], grads["b"]."""
     W, b = hp["W"], hp["b"]
     N = X.shape[0]
-    Z = X @ W  # (N, V) the one big buffer: logits, then softmax, then dlogits
+    Z = matmul(X, W)  # (N, V) the one big buffer: logits, then softmax, then dlogits
     Z += b
     mean_nll = float(softmax_cross_entropy_(Z, targets, N)) / N
     if grads is not None:
-        add_grad(grads, prefix + "W", X.T @ Z)
+        add_grad(grads, prefix + "W", matmul(X.T, Z))
         add_grad(grads, prefix + "b", Z.sum(axis=0))
-    return mean_nll, Z @ W.T
+    return mean_nll, matmul(Z, W.T)
 
 
 def nll(hp, X, targets):
     """-log p(target) of every row (N,), without the gradient; one (N, V) buffer."""
-    Z = X @ hp["W"]
+    Z = matmul(X, hp["W"])
     Z += hp["b"]
     return nll_(Z, targets)
 

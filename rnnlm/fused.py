@@ -1,0 +1,80 @@
+"""The LSTM's per-step gate arithmetic in one compiled pass (optional: numba).
+
+numpy makes one pass over a (B, ·) block per operation: the LSTM backward step is 14 of them, the
+forward's arithmetic between its two tanh calls 5. With numba installed (``pip install -e
+'.[fast]'`` in the rnnlm checkout) these loops are compiled once (cached on disk) and each step
+is one pass. On this project's Xeon, B 32, H 512, float32, one step: backward 186 -> ~30 µs,
+forward 104 -> 54 µs (the tanh calls stay numpy's, which are vectorised; numba's are not).
+
+float32 only (the training dtype); float64 (gradcheck) keeps the numpy path, the reference the
+tests hold this one equal to. Off with the environment variable ``RNNLM_NUMBA=0``.
+"""
+
+import os
+
+_kernels = None  # {"lstm_forward": fn, "lstm_backward": fn}, or False when unavailable / off
+
+
+def _compile():
+    import numba
+    import numpy as np
+
+    # No "fast" flags that assume finite values: a NaN must reach the trainer's finiteness check.
+    jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False,
+                     fastmath={"contract", "reassoc"})
+    one, half = np.float32(1.0), np.float32(0.5)
+
+    @jit
+    def lstm_forward(g, c_prev, c):
+        """g (B, 4H) after tanh of the halved pre-activations: i, f, o become σ = 0.5 tanh + 0.5
+        in place; c (B, H) = f ⊙ c_prev + i ⊙ g."""
+        B, H4 = g.shape
+        H = H4 // 4
+        for b in range(B):
+            for j in range(3 * H):
+                g[b, j] = half * g[b, j] + half
+            for j in range(H):
+                c[b, j] = g[b, H + j] * c_prev[b, j] + g[b, j] * g[b, 3 * H + j]
+
+    @jit
+    def lstm_backward(g, da, tc, c_prev, dh_in, dh_next, dc_next):
+        """One backward step, the equations of cells/lstm.py's loop: g (B, 4H) activations,
+        tc = tanh(c_t), c_prev = c_{t-1}, dh_in the loss's gradient at h_t, dh_next and dc_next
+        the gradients from t + 1 (dc_next is overwritten by ∂L/∂c_{t-1}); writes da (B, 4H), the
+        gradient at the pre-activations (da may be g itself: each element's gates are read
+        before they are written). Returns ‖(∂L/∂h_t, dc_next as received)‖²."""
+        B, H4 = g.shape
+        H = H4 // 4
+        sq = 0.0
+        for b in range(B):
+            for j in range(H):
+                i, f, o, gg = g[b, j], g[b, H + j], g[b, 2 * H + j], g[b, 3 * H + j]
+                t = tc[b, j]
+                dh = dh_in[b, j] + dh_next[b, j]
+                dcn = dc_next[b, j]
+                sq += dh * dh + dcn * dcn
+                dc = o * (one - t * t) * dh + dcn
+                dc_next[b, j] = dc * f
+                da[b, j] = dc * gg * i * (one - i)
+                da[b, H + j] = dc * c_prev[b, j] * f * (one - f)
+                da[b, 2 * H + j] = dh * t * o * (one - o)
+                da[b, 3 * H + j] = dc * i * (one - gg * gg)
+        return sq
+
+    return {"lstm_forward": lstm_forward, "lstm_backward": lstm_backward}
+
+
+def kernels(X):
+    """The compiled kernels for arrays like X (numpy float32), else None (numba missing or off,
+    another dtype, another array module)."""
+    global _kernels
+    if type(X).__module__ != "numpy" or X.dtype.char != "f":
+        return None
+    if _kernels is None:
+        _kernels = False
+        if os.environ.get("RNNLM_NUMBA", "1") != "0":
+            try:
+                _kernels = _compile()
+            except ImportError:
+                pass
+    return _kernels or None
