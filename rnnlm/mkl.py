@@ -99,6 +99,8 @@ def _layout(A):
 def matmul(np, A, B, out=None):
     """A @ B for 2-d A (M, K) and B (K, N) of one float dtype, on MKL when it is in use (each
     operand as laid out, transposed views included), else on numpy. out: (M, N) or None."""
+    if A.ndim != 2 or B.ndim != 2:
+        return np.matmul(A, B, out=out)
     M, K = A.shape
     N = B.shape[1]
     lib = library()

@@ -7,7 +7,7 @@ the names it is given (``grads=None``: input gradient only, as the gradient-flow
 Shape letters: N rows (= T * B tokens), V vocabulary, D embedding, H hidden.
 """
 
-from rnnlm.backend import array_module, scatter_add, to_device
+from rnnlm.backend import array_module, matmul, scatter_add, to_device
 
 from .functional import add_grad
 
@@ -31,7 +31,7 @@ def embedding_backward(dout, cache, grads, name):
 # ---------------------------------------------------------------- linear
 def linear_forward(X, W, b):
     """Y = X W + b for X (N, H), W (H, V), b (V,) -> Y (N, V); one matrix product."""
-    Y = X @ W
+    Y = matmul(X, W)
     Y += b
     return Y, (X, W)
 
@@ -40,16 +40,16 @@ def linear_backward(dY, cache, grads=None, names=("W", "b")):
     """dX (N, H); adds dW (H, V) and db (V,) into grads[names[0]], grads[names[1]]."""
     X, W = cache
     if grads is not None:
-        add_grad(grads, names[0], X.T @ dY)
+        add_grad(grads, names[0], matmul(X.T, dY))
         add_grad(grads, names[1], dY.sum(axis=0))
-    return dY @ W.T
+    return matmul(dY, W.T)
 
 
 # ---------------------------------------------------------------- tied output layer
 def tied_linear_forward(X, E, b):
     """Y = X Eᵀ + b for X (N, D), E (V, D) the embedding matrix, b (V,): the output layer of a
     model with tied weights (head.W = embed.Wᵀ, no copy)."""
-    Y = X @ E.T
+    Y = matmul(X, E.T)
     Y += b
     return Y, (X, E)
 
@@ -59,9 +59,9 @@ def tied_linear_backward(dY, cache, grads=None, names=("embed.W", "head.b")):
     added there too, by embedding_backward: the tied matrix gets both) and db into names[1]."""
     X, E = cache
     if grads is not None:
-        add_grad(grads, names[0], dY.T @ X)
+        add_grad(grads, names[0], matmul(dY.T, X))
         add_grad(grads, names[1], dY.sum(axis=0))
-    return dY @ E
+    return matmul(dY, E)
 
 
 # ---------------------------------------------------------------- dropout

@@ -11,7 +11,7 @@ so only that block, (T, B, H), is kept for dW_h and b_hn.
 
 from typing import NamedTuple
 
-from rnnlm.backend import array_module
+from rnnlm.backend import array_module, matmul
 
 from ..functional import add_grad, sigmoid
 from .base import Cell
@@ -101,8 +101,8 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
         N = T * B
         Hprev = Hext[:-1].reshape(N, H).T  # (H, N)
         dW_h = xp.empty((H, H3), G.dtype)
-        xp.matmul(Hprev, dGX.reshape(N, H3)[:, :2 * H], out=dW_h[:, :2 * H])  # r, z as dGX
-        xp.matmul(Hprev, dGHn.reshape(N, H), out=dW_h[:, 2 * H:])
+        matmul(Hprev, dGX.reshape(N, H3)[:, :2 * H], dW_h[:, :2 * H])  # r, z as dGX
+        matmul(Hprev, dGHn.reshape(N, H), dW_h[:, 2 * H:])
         add_grad(grads, prefix + "W_h", dW_h)
         add_grad(grads, prefix + "b_hn", dGHn.sum(axis=(0, 1)))
     return dX, (dh_next,), xp.sqrt(sq)

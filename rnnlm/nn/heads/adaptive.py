@@ -19,7 +19,7 @@ Parameters (local names; the model's are ``head.adaptive.*``):
 The cutoffs are read back from these shapes, so a head needs nothing but its parameters.
 """
 
-from rnnlm.backend import array_module
+from rnnlm.backend import array_module, matmul
 
 from ..functional import add_grad
 from .base import Head
@@ -90,27 +90,27 @@ def loss(hp, X, targets, grads=None, prefix=""):
     c1, n, bounds = _clusters(hp)
     k, head_target = _route(xp, targets, bounds)
     W0 = hp["adaptive.W0"]
-    Z = X @ W0  # (N, c_1 + n) head logits -> dZ in place
+    Z = matmul(X, W0)  # (N, c_1 + n) head logits -> dZ in place
     Z += hp["adaptive.b0"]
     total = softmax_cross_entropy_(Z, head_target, N)
     if grads is not None:
-        add_grad(grads, prefix + "adaptive.W0", X.T @ Z)
+        add_grad(grads, prefix + "adaptive.W0", matmul(X.T, Z))
         add_grad(grads, prefix + "adaptive.b0", Z.sum(axis=0))
-    dX = Z @ W0.T  # (N, H)
+    dX = matmul(Z, W0.T)  # (N, H)
     for j in range(1, n + 1):
         P, W = hp[f"adaptive.P{j}"], hp[f"adaptive.W{j}"]
         rows = xp.nonzero(k == j)[0]  # (m,) the rows whose target is in cluster j
         Xj = X[rows]  # (m, H)
-        Pj = Xj @ P  # (m, d_j)
-        Zj = Pj @ W  # (m, size_j)
+        Pj = matmul(Xj, P)  # (m, d_j)
+        Zj = matmul(Pj, W)  # (m, size_j)
         Zj += hp[f"adaptive.b{j}"]
         total = total + softmax_cross_entropy_(Zj, targets[rows] - bounds[j - 1], N)
-        dPj = Zj @ W.T  # (m, d_j)
+        dPj = matmul(Zj, W.T)  # (m, d_j)
         if grads is not None:
-            add_grad(grads, prefix + f"adaptive.P{j}", Xj.T @ dPj)
-            add_grad(grads, prefix + f"adaptive.W{j}", Pj.T @ Zj)
+            add_grad(grads, prefix + f"adaptive.P{j}", matmul(Xj.T, dPj))
+            add_grad(grads, prefix + f"adaptive.W{j}", matmul(Pj.T, Zj))
             add_grad(grads, prefix + f"adaptive.b{j}", Zj.sum(axis=0))
-        dX[rows] += dPj @ P.T
+        dX[rows] += matmul(dPj, P.T)
     return float(total) / N, dX
 
 
@@ -119,12 +119,12 @@ def nll(hp, X, targets):
     xp = array_module(X)
     c1, n, bounds = _clusters(hp)
     k, head_target = _route(xp, targets, bounds)
-    Z = X @ hp["adaptive.W0"]
+    Z = matmul(X, hp["adaptive.W0"])
     Z += hp["adaptive.b0"]
     out = nll_(Z, head_target)  # (N,)
     for j in range(1, n + 1):
         rows = xp.nonzero(k == j)[0]
-        Zj = (X[rows] @ hp[f"adaptive.P{j}"]) @ hp[f"adaptive.W{j}"]
+        Zj = matmul(matmul(X[rows], hp[f"adaptive.P{j}"]), hp[f"adaptive.W{j}"])
         Zj += hp[f"adaptive.b{j}"]
         out[rows] += nll_(Zj, targets[rows] - bounds[j - 1])
     return out
