@@ -63,6 +63,16 @@ def matmul(A, B, out=None):
     return xp.matmul(A, B, out=out)
 
 
+def axpy(a, x, y):
+    """y += a·x in place (an optimizer's update), without a temporary as large as y."""
+    xp = array_module(x, y)
+    if xp is numpy:
+        from rnnlm import mkl
+        return mkl.axpy(numpy, a, x, y)
+    y += y.dtype.type(a) * x
+    return y
+
+
 def to_host(a):
     """A numpy array (a no-op for numpy arrays)."""
     return a.get() if hasattr(a, "get") and not isinstance(a, numpy.ndarray) else numpy.asarray(a)

@@ -47,7 +47,9 @@ def _bind(lib, prefix, real):
     pack.argtypes, pack.restype = [i, i, i, i, i, i, real, p, i, p], None
     compute = getattr(lib, f"cblas_{prefix}gemm_compute")
     compute.argtypes, compute.restype = [i, i, i, i, i, i, p, i, p, i, real, p, i], None
-    return size, pack, compute, gemm
+    axpy = getattr(lib, f"cblas_{prefix}axpy")
+    axpy.argtypes, axpy.restype = [i, real, p, i, p, i], None
+    return size, pack, compute, gemm, axpy
 
 
 def library():
@@ -117,6 +119,27 @@ def matmul(np, A, B, out=None):
     return out
 
 
+def axpy(np, a, x, y):
+    """y += a·x in place, for x and y of one shape and float dtype: one pass over contiguous
+    arrays on MKL; else numpy in chunks of 2¹⁶ elements through a small buffer (``y -= a * x``
+    would write and read a temporary as large as y, faulting in fresh pages each time)."""
+    lib = library()
+    if (lib is not None and x.dtype == y.dtype and x.dtype.char in "fd" and x.shape == y.shape
+            and x.flags.c_contiguous and y.flags.c_contiguous):
+        lib[x.dtype.char][4](x.size, a, x.ctypes.data, 1, y.ctypes.data, 1)
+        return y
+    if not (x.flags.c_contiguous and y.flags.c_contiguous and x.shape == y.shape):
+        y += y.dtype.type(a) * x
+        return y
+    xf, yf = x.reshape(-1), y.reshape(-1)
+    buf = np.empty(min(yf.size, 1 << 16), y.dtype)
+    for i in range(0, yf.size, buf.size):
+        chunk = buf[:min(buf.size, yf.size - i)]
+        np.multiply(xf[i:i + chunk.size], y.dtype.type(a), out=chunk)
+        yf[i:i + chunk.size] += chunk
+    return y
+
+
 def _row_stride(A):
     """Elements between rows of a 2-d array whose rows are contiguous, else None."""
     s0, s1 = A.strides
@@ -133,7 +156,7 @@ class PackedProduct:
     """
 
     def __init__(self, np, W, rows, transpose=False):
-        size, pack, self._compute, _ = library()[W.dtype.char]
+        size, pack, self._compute = library()[W.dtype.char][:3]
         self.np, self.dtype = np, W.dtype
         self.W = W.T if transpose else W  # the (K, N) matrix the product uses (a view)
         K, N = self.W.shape

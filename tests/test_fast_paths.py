@@ -177,3 +177,18 @@ def test_matmul_equals_numpys_on_every_layout(dtype, blas):
     np.testing.assert_array_equal(wide[:, 11:], before[:, 11:])
     np.testing.assert_allclose(matmul(A[::2], B[:, ::3]), A[::2] @ B[:, ::3], **TOL[dtype])  # numpy's
     np.testing.assert_array_equal(matmul(A[:, :0], B[:0]), np.zeros((7, 9), dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_axpy_equals_numpys(dtype, blas):
+    from rnnlm.backend import axpy
+    rng = np.random.default_rng(3)
+    for shape in [(5,), (300, 500), (1 << 16,)]:  # one chunk, chunks with a short last one
+        x, y = (rng.standard_normal(shape).astype(dtype) for _ in range(2))
+        want = y - dtype(0.3) * x
+        assert axpy(-0.3, x, y) is y
+        np.testing.assert_allclose(y, want, **TOL[dtype])
+    y = rng.standard_normal((6, 8)).astype(dtype)
+    x = rng.standard_normal((8, 6)).astype(dtype).T  # not contiguous: numpy's expression
+    want = y + dtype(2.0) * x
+    np.testing.assert_allclose(axpy(2.0, x, y), want, **TOL[dtype])

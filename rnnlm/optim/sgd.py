@@ -4,7 +4,7 @@ Weight decay is decoupled: θ ← θ - lr·λ·θ, applied next to the step (for
 same as adding λ·θ to the gradient; with momentum it keeps the decay out of the velocity).
 """
 
-from rnnlm.backend import array_module
+from rnnlm.backend import array_module, axpy
 
 from .base import Optimizer
 
@@ -33,5 +33,5 @@ class SGD(Optimizer):
                 v += g
                 g = g + p.dtype.type(self.momentum) * v if self.nesterov else v
             if self.weight_decay:
-                p -= p.dtype.type(lr * self.weight_decay) * p
-            p -= p.dtype.type(lr) * g
+                p *= p.dtype.type(1.0 - lr * self.weight_decay)
+            axpy(-lr, g, p)  # p -= lr·g
