@@ -250,6 +250,8 @@ def main(argv=None):
     p.add_argument("--memory", action="store_true", help="Also trace one step's peak memory.")
     p.add_argument("--probe", action="store_true", help="Also time the gradient-flow probe.")
     a = p.parse_args(argv)
+    from rnnlm.process import prepare
+    prepare()
     print(json.dumps(child(a.config, a.seconds, a.peak, a.memory, a.probe)), flush=True)
 
 

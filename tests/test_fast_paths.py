@@ -192,3 +192,12 @@ def test_axpy_equals_numpys(dtype, blas):
     x = rng.standard_normal((8, 6)).astype(dtype).T  # not contiguous: numpy's expression
     want = y + dtype(2.0) * x
     np.testing.assert_allclose(axpy(2.0, x, y), want, **TOL[dtype])
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="glibc's mallopt")
+def test_glibc_keeps_freed_memory_in_a_child():
+    import subprocess
+    import sys
+    code = "from rnnlm.process import keep_freed_memory; print(keep_freed_memory())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"

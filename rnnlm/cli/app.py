@@ -117,8 +117,8 @@ def _print_json(obj):
 
 
 def main():
-    from rnnlm.mkl import quiet_openblas
-    quiet_openblas()  # before numpy is loaded
+    from rnnlm.process import prepare
+    prepare()  # before numpy is loaded
     try:
         app()
     finally:
