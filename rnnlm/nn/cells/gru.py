@@ -11,6 +11,7 @@ so only that block, (T, B, H), is kept for dW_h and b_hn.
 
 from typing import NamedTuple
 
+from rnnlm import fused
 from rnnlm.backend import array_module, matmul
 
 from ..functional import add_grad, sigmoid
@@ -69,9 +70,16 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     dh, dan, dz, direct = (xp.empty_like(dh_next) for _ in range(4))
     sd = xp.empty((B, 2 * H), G.dtype)  # σ' of r, z
     dgh = xp.empty((B, 3 * H), G.dtype)  # the gradient at h_{t-1} W_h of this step
+    kernels = fused.kernels(G)  # numba's one pass for the step's arithmetic, if any
     for t in range(T - 1, -1, -1):
         g, dx = G[t], dGX[t]  # the same memory when overwriting: every read of g (and of HN[t],
         # which dGHn[t] then overwrites) comes first
+        if kernels:
+            sq[t] = kernels["gru_backward"](g, dx, HN[t], dGHn[t], Hext[t], dHs[t], dh_next, dgh,
+                                            direct)
+            W_hT(dgh, dh_next)
+            dh_next += direct
+            continue
         r, z, n = g[:, :H], g[:, H:2 * H], g[:, 2 * H:]
         xp.add(dHs[t], dh_next, out=dh)
         sq[t] = xp.vdot(dh, dh)  # Σ dh², one BLAS dot, stays an array
