@@ -147,7 +147,8 @@ def _row_stride(A):
 
 
 class PackedProduct:
-    """out = A @ W (or A @ Wᵀ with transpose=True) for many A of ``rows`` rows: W packed once.
+    """out = A @ W (or A @ Wᵀ with transpose=True; out += with accumulate) for many A of
+    ``rows`` rows: W packed once.
 
     W (K, N) (or (N, K) transposed) is float32 or float64; the packed copy is a numpy buffer of
     about W's size (so tracemalloc and the bench's memory figure see it), and W may be freed
@@ -168,11 +169,16 @@ class PackedProduct:
              src.ctypes.data, src.shape[1], self.buf.ctypes.data)
         self.W = self.W if src is W else (src.T if transpose else src)
 
-    def __call__(self, A, out):
+    def __call__(self, A, out, accumulate=False):
+        """out = A @ W, or out += A @ W with accumulate (MKL's beta = 1: no second pass)."""
         lda, ldc = _row_stride(A), _row_stride(out)
         if (A.shape != (self.M, self.K) or out.shape != (self.M, self.N) or lda is None
                 or ldc is None or A.dtype != self.dtype or out.dtype != self.dtype):
+            if accumulate:
+                out += self.np.matmul(A, self.W)
+                return out
             return self.np.matmul(A, self.W, out=out)
         self._compute(_ROW_MAJOR, _NO_TRANS, _PACKED, self.M, self.N, self.K, A.ctypes.data, lda,
-                      self.buf.ctypes.data, self.K, 0.0, out.ctypes.data, ldc)
+                      self.buf.ctypes.data, self.K, 1.0 if accumulate else 0.0, out.ctypes.data,
+                      ldc)
         return out

@@ -143,6 +143,10 @@ def test_packed_product_equals_matmul(dtype, transpose):
         out = np.full((A.shape[0], 24), np.nan, dtype)
         assert prod(A, out) is out
         np.testing.assert_allclose(out, A @ Wm, **TOL[dtype])
+    for A in cases[:3]:  # out += A W: MKL's beta = 1 (numpy's matmul and add for the last)
+        out = np.ones((5, 24), dtype)
+        assert prod(A, out, accumulate=True) is out
+        np.testing.assert_allclose(out, 1 + A @ Wm, **TOL[dtype])
     wide = np.full((5, 30), np.nan, dtype)
     prod(cases[0], wide[:, 2:26])  # out with rows 30 apart
     np.testing.assert_allclose(wide[:, 2:26], cases[0] @ Wm, **TOL[dtype])

@@ -25,13 +25,23 @@ def transposed(xp, W):
 
 
 def recurrent_product(xp, W, rows, transpose=False):
-    """The time loop's per-step product as a function (A, out) -> out = A W (A Wᵀ: transpose),
-    for A of ``rows`` rows: MKL's packed product when MKL is installed (W laid out once per
-    window, rnnlm/mkl.py), else numpy's matmul on W (on a contiguous Wᵀ when transposed)."""
+    """The time loop's per-step product as a function (A, out, accumulate=False) -> out:
+    out = A W (A Wᵀ: transpose), or out += A W with accumulate, for A of ``rows`` rows. MKL's
+    packed product when MKL is installed (W laid out once per window, rnnlm/mkl.py; accumulating
+    costs no extra pass), else numpy's matmul on W (on a contiguous Wᵀ when transposed)."""
     if xp.__name__ == "numpy" and W.dtype.char in "fd" and mkl.enabled():
         return mkl.PackedProduct(xp, W, rows, transpose)
     W = transposed(xp, W) if transpose else W
-    return lambda A, out: xp.matmul(A, W, out=out)
+    scratch = []  # the (rows, N) product before it is added, made on the first accumulate
+
+    def product(A, out, accumulate=False):
+        if not accumulate:
+            return xp.matmul(A, W, out=out)
+        if not scratch:
+            scratch.append(xp.empty_like(out))
+        out += xp.matmul(A, W, out=scratch[0])
+        return out
+    return product
 
 
 def sigmoid_halves(xp, k, H, tanh_blocks, dtype):

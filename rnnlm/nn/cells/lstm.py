@@ -37,13 +37,11 @@ def forward(p, X, state):
     Hext = xp.empty_like(Cext)
     Cext[0], Hext[0] = c0, h0
     tanhC = xp.empty((T, B, H), X.dtype)
-    rec = xp.empty((B, 4 * H), X.dtype)  # h_{t-1} W_h
     ig = xp.empty((B, H), X.dtype)  # i ⊙ g
     kernels = fused.kernels(X)  # numba's one pass for what lies between the tanh calls, if any
     for t in range(T):
         g = G[t]
-        W_h(Hext[t], rec)
-        g += rec
+        W_h(Hext[t], g, accumulate=True)  # g += h_{t-1} W_h
         xp.tanh(g, out=g)  # g block: tanh(a); sigmoid blocks: tanh(a / 2)
         if kernels:
             kernels["lstm_forward"](g, Cext[t], Cext[t + 1])

@@ -29,10 +29,9 @@ def _forward(p, X, state, relu):
     Hext[0] = h0
     input_projection(X, p["W_x"], p["b"], out=Hext[1:])  # a_t without the recurrent part
     W_h = recurrent_product(xp, p["W_h"], B)  # h_{t-1} W_h
-    rec = xp.empty((B, H), X.dtype)
     for t in range(T):
         a = Hext[t + 1]
-        a += W_h(Hext[t], rec)
+        W_h(Hext[t], a, accumulate=True)  # a += h_{t-1} W_h
         xp.maximum(a, 0, out=a) if relu else xp.tanh(a, out=a)
     Hs = Hext[1:]
     return Hs, (Hs[-1].copy(),), RNNCache(X, Hext)
