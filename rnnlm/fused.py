@@ -13,7 +13,7 @@ tests hold this one equal to. Off with the environment variable ``RNNLM_NUMBA=0`
 
 import os
 
-_kernels = None  # {"lstm_forward": fn, "lstm_backward": fn}, or False when unavailable / off
+_kernels = None  # {name: compiled function} (see _compile), or False when unavailable / off
 
 
 def _compile():

@@ -7,17 +7,28 @@ project's 2-core Xeon (AVX-512), B 32, H 512, one thread: numpy's OpenBLAS 87 (f
 (backward) GFLOP/s, MKL packed 145 and 143; two threads 144 / 97 against 295 / 249.
 
 Switched on when the ``mkl`` package is installed (``pip install -e '.[mkl]'`` in the rnnlm
-checkout) and off with the environment variable ``RNNLM_MKL=0``. Everything else stays on
-numpy; tests hold the two paths equal. MKL reads its thread count from MKL_NUM_THREADS, which
+checkout) and off with the environment variable ``RNNLM_MKL=0``. Then the other matrix products
+of a step (``matmul``, through rnnlm.backend) and the SGD update (``axpy``) run on MKL too, so one
+thread pool does them all; element-wise work stays numpy's. Tests hold both paths equal. MKL reads its thread count from MKL_NUM_THREADS, which
 ``train.threads`` / ``--threads`` set before the library is loaded.
 """
 
 import ctypes
 import os
+from typing import NamedTuple
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _B_MATRIX, _PACKED = 162, 151  # CblasBMatrix, CblasPacked
-_lib = None  # the loaded libmkl_rt, False once loading failed or was switched off
+_lib = None  # {dtype char: Functions} of the loaded libmkl_rt, False once loading failed or off
+
+
+class Functions(NamedTuple):
+    """MKL's functions of one precision, bound with their argument types."""
+    pack_size: object
+    pack: object
+    compute: object
+    gemm: object
+    axpy: object
 
 
 def _find():
@@ -37,7 +48,7 @@ def _find():
 
 
 def _bind(lib, prefix, real):
-    """The packed-product functions of one precision (prefix 's' or 'd'), then its gemm."""
+    """Functions of one precision (prefix 's' or 'd')."""
     i, p, size_t = ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t
     gemm = getattr(lib, f"cblas_{prefix}gemm")
     gemm.argtypes, gemm.restype = [i, i, i, i, i, i, real, p, i, p, i, real, p, i], None
@@ -49,11 +60,11 @@ def _bind(lib, prefix, real):
     compute.argtypes, compute.restype = [i, i, i, i, i, i, p, i, p, i, real, p, i], None
     axpy = getattr(lib, f"cblas_{prefix}axpy")
     axpy.argtypes, axpy.restype = [i, real, p, i, p, i], None
-    return size, pack, compute, gemm, axpy
+    return Functions(size, pack, compute, gemm, axpy)
 
 
 def library():
-    """The bound MKL functions {dtype char: (size, pack, compute)}, or None (not installed, off)."""
+    """The bound MKL functions {dtype char: Functions}, or None (not installed, or off)."""
     global _lib
     if _lib is None:
         _lib = False
@@ -113,8 +124,7 @@ def matmul(np, A, B, out=None):
         return np.matmul(A, B, out=out)
     if out is None:
         out = np.empty((M, N), A.dtype)
-    gemm = lib[A.dtype.char][3]
-    gemm(_ROW_MAJOR, la[0], lb[0], M, N, K, 1.0, A.ctypes.data, la[1], B.ctypes.data, lb[1], 0.0,
+    lib[A.dtype.char].gemm(_ROW_MAJOR, la[0], lb[0], M, N, K, 1.0, A.ctypes.data, la[1], B.ctypes.data, lb[1], 0.0,
          out.ctypes.data, _row_stride(out))
     return out
 
@@ -126,7 +136,7 @@ def axpy(np, a, x, y):
     lib = library()
     if (lib is not None and x.dtype == y.dtype and x.dtype.char in "fd" and x.shape == y.shape
             and x.flags.c_contiguous and y.flags.c_contiguous):
-        lib[x.dtype.char][4](x.size, a, x.ctypes.data, 1, y.ctypes.data, 1)
+        lib[x.dtype.char].axpy(x.size, a, x.ctypes.data, 1, y.ctypes.data, 1)
         return y
     if not (x.flags.c_contiguous and y.flags.c_contiguous and x.shape == y.shape):
         y += y.dtype.type(a) * x
@@ -157,17 +167,16 @@ class PackedProduct:
     """
 
     def __init__(self, np, W, rows, transpose=False):
-        size, pack, self._compute = library()[W.dtype.char][:3]
+        f = library()[W.dtype.char]
+        self._compute = f.compute
         self.np, self.dtype = np, W.dtype
-        self.W = W.T if transpose else W  # the (K, N) matrix the product uses (a view)
-        K, N = self.W.shape
-        self.M, self.K, self.N = rows, K, N
-        nbytes = size(_B_MATRIX, rows, N, K)
+        src = np.ascontiguousarray(W)  # packed from its own layout: no copy for a contiguous W
+        self.W = src.T if transpose else src  # the (K, N) matrix of the product (for the fallback)
+        self.M, (self.K, self.N) = rows, self.W.shape
+        nbytes = f.pack_size(_B_MATRIX, rows, self.N, self.K)
         self.buf = np.empty(-(-nbytes // W.itemsize), W.dtype)
-        src = np.ascontiguousarray(W)  # packs from W's own layout: no copy for a contiguous W
-        pack(_ROW_MAJOR, _B_MATRIX, _TRANS if transpose else _NO_TRANS, rows, N, K, 1.0,
-             src.ctypes.data, src.shape[1], self.buf.ctypes.data)
-        self.W = self.W if src is W else (src.T if transpose else src)
+        f.pack(_ROW_MAJOR, _B_MATRIX, _TRANS if transpose else _NO_TRANS, rows, self.N, self.K,
+               1.0, src.ctypes.data, src.shape[1], self.buf.ctypes.data)
 
     def __call__(self, A, out, accumulate=False):
         """out = A @ W, or out += A @ W with accumulate (MKL's beta = 1: no second pass)."""

@@ -1,5 +1,5 @@
-"""What every cell shares: the input projection before the time loop, the weight gradients after
-it, the recurrent weights transposed for the backward loop, and the sigmoid through tanh."""
+"""What every cell shares: the input projection before the time loop, the recurrent product inside
+it (forward, and with W_hᵀ backward), the weight gradients after it, and the sigmoid through tanh."""
 
 from rnnlm import mkl
 from rnnlm.backend import array_module, matmul
