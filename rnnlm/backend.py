@@ -9,7 +9,9 @@ Rules that keep a device busy: no Python float() of an array inside a time loop 
 gradient norms stay arrays until the window is done), no host copies of activations.
 """
 
+import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy
 
@@ -71,6 +73,40 @@ def axpy(a, x, y):
         return mkl.axpy(numpy, a, x, y)
     y += y.dtype.type(a) * x
     return y
+
+
+# Element-wise work on big host arrays (the softmax over (N, V) logits) is split by rows over this
+# many threads: numpy releases the GIL inside a ufunc's loop, so the blocks run at once.
+# Measured on the 2-core machine: softmax cross-entropy of (700, 10,000) float32 10.1 -> 5.4 ms.
+_ROWS_MIN_ELEMENTS = 1 << 20  # smaller arrays: a thread's start costs more than it saves
+_pool = (0, None)  # (workers, ThreadPoolExecutor), made on first use
+
+
+def host_threads():
+    """Threads the host math may use: the BLAS's count as set for this process (train.threads and
+    the bench set MKL/OMP/OPENBLAS_NUM_THREADS), else every CPU this process may run on."""
+    for var in ("MKL_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        value = os.environ.get(var, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def by_rows(fn, A):
+    """[fn(rows) for row slices covering A (N, ...)]: for a numpy A of at least a million
+    elements, the slices are run in host_threads() threads at once (fn must only touch its own
+    rows); otherwise one call, fn(slice(0, N)). The results come back in row order."""
+    global _pool
+    N = A.shape[0]
+    parts = min(host_threads(), N, A.size // _ROWS_MIN_ELEMENTS)
+    if parts < 2 or array_module(A) is not numpy:
+        return [fn(slice(0, N))]
+    if _pool[0] < parts - 1:
+        _pool = (parts - 1, ThreadPoolExecutor(parts - 1, thread_name_prefix="rnnlm-rows"))
+    cuts = [N * k // parts for k in range(parts + 1)]
+    slices = [slice(cuts[k], cuts[k + 1]) for k in range(parts)]
+    futures = [_pool[1].submit(fn, s) for s in slices[1:]]
+    return [fn(slices[0])] + [f.result() for f in futures]  # this thread does the first block
 
 
 def to_host(a):

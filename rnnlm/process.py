@@ -6,11 +6,11 @@ import ctypes
 import ctypes.util
 import sys
 
-from rnnlm.mkl import quiet_openblas
+from rnnlm.mkl import quiet_idle_threads
 
 
 def prepare():
-    quiet_openblas()
+    quiet_idle_threads()
     keep_freed_memory()
 
 

@@ -158,8 +158,17 @@ def test_mkl_switched_off_by_the_environment(monkeypatch):
     monkeypatch.setenv("RNNLM_MKL", "0")
     assert not mkl.enabled()
     monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
-    mkl.quiet_openblas()
-    assert "OPENBLAS_THREAD_TIMEOUT" not in os.environ
+    monkeypatch.delenv("KMP_BLOCKTIME", raising=False)
+    mkl.quiet_idle_threads()
+    assert "OPENBLAS_THREAD_TIMEOUT" not in os.environ and "KMP_BLOCKTIME" not in os.environ
+
+
+@pytest.mark.skipif(not mkl.available(), reason="MKL not installed")
+def test_idle_threads_quieted_unless_the_user_chose(monkeypatch):
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+    monkeypatch.setenv("KMP_BLOCKTIME", "50")  # the user's choice stays
+    mkl.quiet_idle_threads()
+    assert os.environ["OPENBLAS_THREAD_TIMEOUT"] == "4" and os.environ["KMP_BLOCKTIME"] == "50"
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -205,3 +214,32 @@ def test_glibc_keeps_freed_memory_in_a_child():
     code = "from rnnlm.process import keep_freed_memory; print(keep_freed_memory())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("threads", ["2", "3", "8"])
+def test_softmax_split_over_threads_equals_one_block(threads, monkeypatch):
+    """The in-place softmax and nll split big logits by rows over host threads (backend.by_rows):
+    the same values as the one-block path, row for row."""
+    from rnnlm import backend
+    from rnnlm.nn.heads.softmax import nll_, softmax_cross_entropy_
+    rng = np.random.default_rng(3)
+    N, V = 3201, 1000  # 3.2 million elements: at most 3 blocks of 2**20
+    Z = (4 * rng.standard_normal((N, V))).astype(np.float32)
+    b = rng.standard_normal(V).astype(np.float32)
+    y = rng.integers(0, V, N)
+    results = {}
+    for count in ("1", threads):
+        monkeypatch.setenv("MKL_NUM_THREADS", count)
+        blocks = backend.by_rows(lambda s: (s.start, s.stop), Z)
+        G = Z.copy()
+        results[count] = (softmax_cross_entropy_(G, y, N, b), G, nll_(Z.copy(), y, b), blocks)
+    one, split = results["1"], results[threads]
+    np.testing.assert_array_equal(one[2], nll_(Z + b, y))  # the bias is added to each row
+    assert one[3] == [(0, N)]
+    bounds = split[3]
+    assert len(bounds) == min(int(threads), 3)
+    assert bounds[0][0] == 0 and bounds[-1][1] == N
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))  # contiguous, in row order
+    np.testing.assert_allclose(split[0], one[0], rtol=1e-5)
+    np.testing.assert_array_equal(split[1], one[1])  # row-wise math: the same floats
+    np.testing.assert_array_equal(split[2], one[2])

@@ -13,7 +13,7 @@ rounding (at most C * e^floor against a sum of at least 1).
 
 import math
 
-from rnnlm.backend import array_module
+from rnnlm.backend import array_module, by_rows
 
 
 def exp_floor(Z, denom=1):
@@ -82,21 +82,36 @@ def softmax_cross_entropy(logits, targets, weights=None):
 
 
 # ---------------------------------------------------------------- in place, for the heads
-def nll_(Z, targets):
-    """-log softmax(Z)[row, target] (N,) of logits Z (N, C); Z is overwritten (exp of it)."""
-    z_y, total = _exp_shifted_(Z, targets)
-    return array_module(Z).log(total) - z_y
+def nll_(Z, targets, bias=None):
+    """-log softmax(Z + bias)[row, target] (N,) of logits Z (N, C) and bias (C,) or None; Z is
+    overwritten (exp of it). Rows are independent: big arrays are split over host threads
+    (backend.by_rows)."""
+    def rows(s):
+        Zs = Z[s]
+        if bias is not None:
+            Zs += bias
+        z_y, total = _exp_shifted_(Zs, targets[s])
+        return array_module(Z).log(total) - z_y
+    parts = by_rows(rows, Z)
+    return parts[0] if len(parts) == 1 else array_module(Z).concatenate(parts)
 
 
-def softmax_cross_entropy_(Z, targets, denom):
-    """Summed -log p(target) of logits Z (N, C), and Z turned in place into the gradient of that
-    sum divided by `denom`: (softmax(Z) - onehot(target)) / denom. Returns the sum (an array).
+def softmax_cross_entropy_(Z, targets, denom, bias=None):
+    """Summed -log p(target) of logits Z + bias (Z (N, C), bias (C,) or None), and Z turned in
+    place into the gradient of that sum divided by `denom`: (softmax - onehot(target)) / denom.
+    Returns the sum (an array).
 
-    No (N, C) temporary: the shift, the exponential and the scaling all write over Z.
+    No (N, C) temporary: the shift, the exponential and the scaling all write over Z. Rows are
+    independent: big arrays are split over host threads (backend.by_rows).
     """
     xp = array_module(Z)
-    z_y, total = _exp_shifted_(Z, targets, denom)
-    nll_sum = (xp.log(total) - z_y).sum()
-    Z *= (1.0 / (total * denom))[:, None]
-    Z[xp.arange(Z.shape[0]), targets] -= 1.0 / denom
-    return nll_sum
+
+    def rows(s):
+        Zs, ys = Z[s], targets[s]
+        if bias is not None:
+            Zs += bias
+        z_y, total = _exp_shifted_(Zs, ys, denom)
+        Zs *= (1.0 / (total * denom))[:, None]
+        Zs[xp.arange(Zs.shape[0]), ys] -= 1.0 / denom
+        return (xp.log(total) - z_y).sum()
+    return sum(by_rows(rows, Z))
