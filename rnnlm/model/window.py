@@ -42,7 +42,9 @@ def window_loss_and_grads(params, spec, x, y, state, rng=None, train=True, loss_
         top, new_state, cache = forward_hidden(params, spec, x, state, rng, train, masks)
         grads = {}
         loss, dtop = head_loss(params, spec, top, to_device(y, array_module(top)), grads)
-        grads, norms, _ = backward_hidden(params, spec, dtop, cache, grads=grads, overwrite=True)
+        handed = [dtop]  # backward_hidden takes the only reference: freed after the top layer
+        del dtop
+        grads, norms, _ = backward_hidden(params, spec, handed, cache, grads=grads, overwrite=True)
     if carry is not None and carry != T:
         new_state = advance(params, spec, x[:, :carry], state,
                             masks.window(0, carry) if masks is not None else None)
