@@ -1,22 +1,25 @@
-"""Scratch: full against adaptive softmax on a word-level Shakespeare split, validation perplexity
-against training time, config b's model (2×LSTM 200, D 200, B 20, T 35, V 10,000).
+"""Scratch: full against adaptive softmax on the word-level Shakespeare split, validation
+perplexity against training time, config b's model (2×LSTM 200, D 200, B 20, T 35, V 10,000).
 
-    OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/adaptive_words.py full 240 > full.jsonl
-    OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/adaptive_words.py adaptive 240 > ada.jsonl
+    MKL_NUM_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+        .venv/bin/python benchmarks/adaptive_words.py full 420 > full.jsonl
+    ... benchmarks/adaptive_words.py adaptive 420 30 500,2000 > ada.jsonl
 
-The word split is made here until the word tokenizer lands: lower-cased words and single
-punctuation marks (regex \\w+|[^\\w\\s]) of corpora/shakespeare.txt; the 9,999 most frequent
-become ids 1.. in order of frequency, every other word <unk>, and <unk> takes the id its own
-count ranks it at, so ids are sorted by frequency as the adaptive head needs. 90 / 5 / 5 split in
-order; the first 50,000 validation tokens are scored. Adam lr 2e-3, clip 5, seed 0, the state
-carried. The clock is the process's CPU time spent training (the machine is shared: wall time is
-printed beside it), validation excluded. One JSON line per evaluation. Not part of the package.
+(arguments: the head, CPU seconds of training, CPU seconds between evaluations, the cutoffs.)
+The corpus is `make corpora`'s corpora/shakespeare-words (train.txt, valid.txt), through the word
+tokenizer as configs/word-lstm.yaml sets it (whitespace split, 10,000 ids: <eos>, <unk>, then the
+words by frequency, the order the adaptive head needs); the first 50,000 validation tokens are
+scored. Adam lr 2e-3, clip 5, seed 0, the state carried. The clock is the process's CPU time
+spent training (the machine is shared: wall time is printed beside it), validation excluded. One
+JSON line per evaluation. Not part of the package.
 """
 
-import collections
+from rnnlm.process import prepare
+
+prepare()  # as the command does: glibc's memory, idle BLAS threads
+
 import json
 import math
-import re
 import sys
 import time
 
@@ -24,6 +27,7 @@ import numpy as np
 
 from rnnlm import model
 from rnnlm.data.batching import batchify, num_windows, window
+from rnnlm.data.tokenizers.word import WordTokenizer
 from rnnlm.infer.evaluate import evaluate_streams
 from rnnlm.optim import clip_by_norm
 from rnnlm.optim.adam import Adam
@@ -32,29 +36,26 @@ V, D, H, L, B, T = 10_000, 200, 200, 2, 20, 35
 CUTOFFS = (2000, 6000)
 
 
-def word_ids(path="corpora/shakespeare.txt"):
-    words = re.findall(r"\w+|[^\w\s]", open(path, encoding="utf-8").read().lower())
-    counts = collections.Counter(words)
-    keep = [w for w, _ in counts.most_common(V - 1)]
-    unk = sum(c for w, c in counts.items() if w not in set(keep))
-    ranked = sorted(keep + ["<unk>"], key=lambda w: -(unk if w == "<unk>" else counts[w]))
-    index = {w: i for i, w in enumerate(ranked)}
-    ids = np.array([index.get(w, index["<unk>"]) for w in words], np.int32)
-    return ids, unk / len(words)
+def word_ids(folder="corpora/shakespeare-words"):
+    """(train ids, validation ids, the share of <unk> in train) of the word split."""
+    text = {part: open(f"{folder}/{part}.txt", encoding="utf-8").read() for part in ("train", "valid")}
+    tok = WordTokenizer(word_split="whitespace", max_size=V).fit_blocks([text["train"]])
+    train = tok.encode(text["train"])
+    return train, tok.encode(text["valid"])[:50_000], float(np.mean(train == tok.unk_id))
 
 
 def main():
     head, seconds = sys.argv[1], float(sys.argv[2])
     every = float(sys.argv[3]) if len(sys.argv) > 3 else 30.0
-    ids, unk_share = word_ids()
-    n = len(ids)
-    train, valid = ids[:int(0.9 * n)], ids[int(0.9 * n):int(0.95 * n)][:50_000]
+    cutoffs = tuple(int(c) for c in sys.argv[4].split(",")) if len(sys.argv) > 4 else CUTOFFS
+    train, valid, unk_share = word_ids()
+    n = len(train) + len(valid)
     spec = model.ModelSpec("lstm", V, D, H, L, head=head,
-                           adaptive_cutoffs=CUTOFFS if head == "adaptive" else ())
+                           adaptive_cutoffs=cutoffs if head == "adaptive" else ())
     params = model.init_params(spec, np.random.default_rng(0), np.float32)
     opt = Adam(params)
     streams, vstreams = batchify(train, B), batchify(valid, 10)
-    print(json.dumps({"head": head, "tokens": n, "train": len(train), "valid": len(valid),
+    print(json.dumps({"head": head, "cutoffs": spec.adaptive_cutoffs, "tokens": n, "train": len(train), "valid": len(valid),
                       "unk_share": unk_share,
                       "params": sum(p.size for p in params.values())}), flush=True)
     cpu = wall = 0.0

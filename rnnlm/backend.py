@@ -120,8 +120,19 @@ def to_device(a, xp):
 
 
 def scatter_add(xp, target, indices, values):
-    """target[indices] += values, with repeated indices accumulating (np.add.at)."""
+    """target[indices] += values, with repeated indices accumulating (np.add.at's meaning).
+
+    Rows at once for target (V, D), indices (N,), values (N, D) on numpy: the rows sorted by
+    index, each index's rows summed (add.reduceat) and added once. np.add.at goes element by
+    element: the embedding's gradient on config b (700 rows of 200) took 3.0 ms of a 41 ms step.
+    """
     if xp is numpy:
-        numpy.add.at(target, indices, values)
+        if target.ndim != 2 or values.ndim != 2 or indices.ndim != 1 or len(indices) < 2:
+            numpy.add.at(target, indices, values)
+            return
+        order = numpy.argsort(indices, kind="stable")
+        ids = indices[order]
+        starts = numpy.flatnonzero(numpy.concatenate(([True], ids[1:] != ids[:-1])))
+        target[ids[starts]] += numpy.add.reduceat(values[order], starts, axis=0)
     else:  # cupy keeps this in cupyx
         sys.modules["cupyx"].scatter_add(target, indices, values)

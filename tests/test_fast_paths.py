@@ -294,3 +294,21 @@ def test_softmax_split_over_threads_equals_one_block(threads, monkeypatch):
     np.testing.assert_allclose(split[0], one[0], rtol=1e-5)
     np.testing.assert_array_equal(split[1], one[1])  # row-wise math: the same floats
     np.testing.assert_array_equal(split[2], one[2])
+
+
+@pytest.mark.parametrize("n", [1, 2, 50, 2000])
+def test_scatter_add_by_rows_equals_add_at(n):
+    """backend.scatter_add sums each index's rows then adds once (sorted, add.reduceat): the same
+    as np.add.at's element-by-element accumulation, repeated indices included."""
+    from rnnlm.backend import scatter_add
+    rng = np.random.default_rng(n)
+    ids = rng.integers(0, 37, n)  # many repeats once n > 37
+    values = rng.standard_normal((n, 5))
+    expected = rng.standard_normal((40, 5))
+    target = expected.copy()
+    np.add.at(expected, ids, values)
+    scatter_add(np, target, ids, values)
+    np.testing.assert_allclose(target, expected, rtol=1e-12, atol=1e-12)
+    flat = np.zeros(40)
+    scatter_add(np, flat, ids, values[:, 0])  # 1-d: np.add.at itself
+    np.testing.assert_allclose(flat, np.bincount(ids, values[:, 0], minlength=40))

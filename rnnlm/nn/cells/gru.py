@@ -67,40 +67,14 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     dGHn = HN if overwrite else xp.empty_like(HN)  # n block of the gradient at h_{t-1} W_h
     sq = xp.empty(T)  # ‖∂L/∂h_t‖², kept on the device until the window is done
     dh_next = xp.array(dstate_out[0], copy=True)  # (B, H) a buffer we own
-    dh, dan, dz, direct = (xp.empty_like(dh_next) for _ in range(4))
-    sd = xp.empty((B, 2 * H), G.dtype)  # σ' of r, z
+    direct = xp.empty_like(dh_next)  # dh ⊙ z: the direct path h_t = ... + z ⊙ h_{t-1}
     dgh = xp.empty((B, 3 * H), G.dtype)  # the gradient at h_{t-1} W_h of this step
     kernels = fused.kernels(G)  # numba's one pass for the step's arithmetic, if any
+    backward_step = kernels["gru_backward"] if kernels else _backward_step(xp, B, H, G.dtype)
     for t in range(T - 1, -1, -1):
-        g, dx = G[t], dGX[t]  # the same memory when overwriting: every read of g (and of HN[t],
-        # which dGHn[t] then overwrites) comes first
-        if kernels:
-            sq[t] = kernels["gru_backward"](g, dx, HN[t], dGHn[t], Hext[t], dHs[t], dh_next, dgh,
-                                            direct)
-            W_hT(dgh, dh_next)
-            dh_next += direct
-            continue
-        r, z, n = g[:, :H], g[:, H:2 * H], g[:, 2 * H:]
-        xp.add(dHs[t], dh_next, out=dh)
-        sq[t] = xp.vdot(dh, dh)  # Σ dh², one BLAS dot, stays an array
-        xp.multiply(n, n, out=dan)
-        xp.subtract(1.0, dan, out=dan)
-        xp.subtract(1.0, z, out=dz)
-        dan *= dz
-        dan *= dh  # through n: dh ⊙ (1 - z) ⊙ (1 - n²)
-        xp.subtract(Hext[t], n, out=dz)
-        dz *= dh  # ∂/∂z before σ'
-        xp.multiply(dan, r, out=dgh[:, 2 * H:])  # the reset gate scales the n block's product
-        s = g[:, :2 * H]
-        xp.subtract(1.0, s, out=sd)
-        sd *= s  # σ' of r and z
-        xp.multiply(dh, z, out=direct)  # the direct path h_t = ... + z ⊙ h_{t-1}
-        xp.multiply(dan, HN[t], out=dx[:, :H])  # ∂/∂r
-        dx[:, H:2 * H] = dz
-        dx[:, 2 * H:] = dan
-        dx[:, :2 * H] *= sd
-        dgh[:, :2 * H] = dx[:, :2 * H]
-        dGHn[t] = dgh[:, 2 * H:]
+        # G[t] and dGX[t] are the same memory when overwriting (HN[t] and dGHn[t] too): every
+        # read comes first
+        sq[t] = backward_step(G[t], dGX[t], HN[t], dGHn[t], Hext[t], dHs[t], dh_next, dgh, direct)
         W_hT(dgh, dh_next)
         dh_next += direct
     dX = weight_grads(X, Hext[:-1], dGX, None, p["W_x"], grads, prefix,
@@ -114,6 +88,40 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
         add_grad(grads, prefix + "W_h", dW_h)
         add_grad(grads, prefix + "b_hn", dGHn.sum(axis=(0, 1)))
     return dX, (dh_next,), xp.sqrt(sq)
+
+
+def _backward_step(xp, B, H, dtype):
+    """The numpy backward step, with the signature of fused.py's compiled one: step(g, dx, hn,
+    dhn, h_prev, dh_in, dh_next, dgh, direct) writes dx (B, 3H) (may be g itself), dhn (may be
+    hn itself), dgh (B, 3H) and direct = dh ⊙ z, and returns ‖∂L/∂h_t‖²; its (B, ·) scratch
+    buffers are made once per window."""
+    dh, dan, dz = (xp.empty((B, H), dtype) for _ in range(3))
+    sd = xp.empty((B, 2 * H), dtype)  # σ' of r, z
+
+    def step(g, dx, hn, dhn, h_prev, dh_in, dh_next, dgh, direct):
+        r, z, n = g[:, :H], g[:, H:2 * H], g[:, 2 * H:]
+        xp.add(dh_in, dh_next, out=dh)
+        sq = xp.vdot(dh, dh)  # Σ dh², one BLAS dot, stays an array
+        xp.multiply(n, n, out=dan)
+        xp.subtract(1.0, dan, out=dan)
+        xp.subtract(1.0, z, out=dz)
+        xp.multiply(dan, dz, out=dan)
+        xp.multiply(dan, dh, out=dan)  # through n: dh ⊙ (1 - z) ⊙ (1 - n²)
+        xp.subtract(h_prev, n, out=dz)
+        xp.multiply(dz, dh, out=dz)  # ∂/∂z before σ'
+        xp.multiply(dan, r, out=dgh[:, 2 * H:])  # the reset gate scales the n block's product
+        s = g[:, :2 * H]
+        xp.subtract(1.0, s, out=sd)
+        xp.multiply(sd, s, out=sd)  # σ' of r and z
+        xp.multiply(dh, z, out=direct)  # the direct path h_t = ... + z ⊙ h_{t-1}
+        xp.multiply(dan, hn, out=dx[:, :H])  # ∂/∂r
+        dx[:, H:2 * H] = dz
+        dx[:, 2 * H:] = dan
+        dx[:, :2 * H] *= sd
+        dgh[:, :2 * H] = dx[:, :2 * H]
+        dhn[...] = dgh[:, 2 * H:]
+        return sq
+    return step
 
 
 def step(p, x, state):

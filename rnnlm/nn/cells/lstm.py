@@ -37,20 +37,13 @@ def forward(p, X, state):
     Hext = xp.empty_like(Cext)
     Cext[0], Hext[0] = c0, h0
     tanhC = xp.empty((T, B, H), X.dtype)
-    ig = xp.empty((B, H), X.dtype)  # i ⊙ g
     kernels = fused.kernels(X)  # numba's one pass for what lies between the tanh calls, if any
+    gates_and_c = kernels["lstm_forward"] if kernels else _gates_and_c(xp, B, H, X.dtype)
     for t in range(T):
         g = G[t]
         W_h(Hext[t], g, accumulate=True)  # g += h_{t-1} W_h
         xp.tanh(g, out=g)  # g block: tanh(a); sigmoid blocks: tanh(a / 2)
-        if kernels:
-            kernels["lstm_forward"](g, Cext[t], Cext[t + 1])
-        else:
-            s = g[:, :3 * H]
-            s *= 0.5
-            s += 0.5  # σ(a) = (1 + tanh(a / 2)) / 2
-            c = xp.multiply(g[:, H:2 * H], Cext[t], out=Cext[t + 1])  # f ⊙ c_{t-1}
-            c += xp.multiply(g[:, :H], g[:, 3 * H:], out=ig)  # + i ⊙ g
+        gates_and_c(g, Cext[t], Cext[t + 1])
         xp.tanh(Cext[t + 1], out=tanhC[t])
         xp.multiply(g[:, 2 * H:3 * H], tanhC[t], out=Hext[t + 1])  # h_t = o ⊙ tanh(c_t)
     Hs = Hext[1:]  # (T, B, H), a contiguous view
@@ -66,42 +59,65 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     dA = G if overwrite else xp.empty_like(G)  # (T, B, 4H) gradient at the pre-activations
     sq = xp.empty(T)  # ‖∂L/∂(h_t, c_t)‖², kept on the device until the window is done
     dh_next, dc_next = (xp.array(s, copy=True) for s in dstate_out)  # (B, H) buffers we own
-    dh, dc, tmp = (xp.empty_like(dh_next) for _ in range(3))
-    sd = xp.empty((B, 3 * H), G.dtype)  # σ' of i, f, o
     kernels = fused.kernels(G)  # numba's one pass for the step's arithmetic, if any
+    backward_step = kernels["lstm_backward"] if kernels else _backward_step(xp, B, H, G.dtype)
     for t in range(T - 1, -1, -1):
-        g, da = G[t], dA[t]  # the same memory when overwriting: every read of g comes first
-        if kernels:
-            sq[t] = kernels["lstm_backward"](g, da, tanhC[t], Cext[t], dHs[t], dh_next, dc_next)
-            W_hT(da, dh_next)  # into h_{t-1}
-            continue
-        i, f, o, gg = g[:, :H], g[:, H:2 * H], g[:, 2 * H:3 * H], g[:, 3 * H:]
-        tc = tanhC[t]
-        xp.add(dHs[t], dh_next, out=dh)  # from the loss at t + from the future
-        # ‖∂L/∂(h_t, c_t)‖ of the state as the next step receives it (dc_next = ∂L/∂c_t at fixed
-        # h_t): the LSTM's memory travels in c, so h alone would hide it.
-        sq[t] = xp.vdot(dh, dh) + xp.vdot(dc_next, dc_next)
-        xp.multiply(tc, tc, out=tmp)
-        xp.subtract(1.0, tmp, out=tmp)
-        tmp *= o
-        xp.multiply(tmp, dh, out=dc)  # through h = o ⊙ tanh(c)
-        dc += dc_next  # + from c_{t+1}
-        s = g[:, :3 * H]
-        xp.subtract(1.0, s, out=sd)
-        sd *= s  # σ' = σ(1 - σ) of i, f, o
-        xp.multiply(gg, gg, out=tmp)
-        xp.subtract(1.0, tmp, out=tmp)
-        tmp *= i  # i ⊙ (1 - g²)
-        xp.multiply(dc, f, out=dc_next)  # into c_{t-1}
-        xp.multiply(dh, tc, out=da[:, 2 * H:3 * H])  # ∂/∂o
-        xp.multiply(dc, Cext[t], out=da[:, H:2 * H])  # ∂/∂f, c_{t-1} = Cext[t]
-        xp.multiply(dc, gg, out=da[:, :H])  # ∂/∂i
-        xp.multiply(dc, tmp, out=da[:, 3 * H:])  # ∂/∂g through tanh (g's last read was above)
-        da[:, :3 * H] *= sd
-        W_hT(da, dh_next)  # into h_{t-1}
+        # g and da are the same memory when overwriting: every read of g comes first
+        sq[t] = backward_step(G[t], dA[t], tanhC[t], Cext[t], dHs[t], dh_next, dc_next)
+        W_hT(dA[t], dh_next)  # into h_{t-1}
     dX = weight_grads(X, Hext[:-1], dA, dA, p["W_x"], grads, prefix,
                       dHs if overwrite else None)
     return dX, (dh_next, dc_next), xp.sqrt(sq)
+
+
+def _gates_and_c(xp, B, H, dtype):
+    """The numpy forward arithmetic between the tanh calls, with the signature of fused.py's
+    compiled one: f(g, c_prev, c) turns i, f, o of g (B, 4H) into σ = 0.5 tanh + 0.5 in place
+    and writes c (B, H) = f ⊙ c_prev + i ⊙ g."""
+    ig = xp.empty((B, H), dtype)  # i ⊙ g, made once per window
+
+    def gates_and_c(g, c_prev, c):
+        s = g[:, :3 * H]
+        s *= 0.5
+        s += 0.5  # σ(a) = (1 + tanh(a / 2)) / 2
+        xp.multiply(g[:, H:2 * H], c_prev, out=c)  # f ⊙ c_{t-1}
+        c += xp.multiply(g[:, :H], g[:, 3 * H:], out=ig)  # + i ⊙ g
+    return gates_and_c
+
+
+def _backward_step(xp, B, H, dtype):
+    """The numpy backward step, with the signature of fused.py's compiled one: step(g, da, tc,
+    c_prev, dh_in, dh_next, dc_next) writes da (B, 4H) (may be g itself: every read of g comes
+    first) and dc_next (-> ∂L/∂c_{t-1}) and returns ‖(∂L/∂h_t, ∂L/∂c_t)‖²; its (B, ·) scratch
+    buffers are made once per window."""
+    dh, dc, tmp = (xp.empty((B, H), dtype) for _ in range(3))
+    sd = xp.empty((B, 3 * H), dtype)  # σ' of i, f, o
+
+    def step(g, da, tc, c_prev, dh_in, dh_next, dc_next):
+        i, f, o, gg = g[:, :H], g[:, H:2 * H], g[:, 2 * H:3 * H], g[:, 3 * H:]
+        xp.add(dh_in, dh_next, out=dh)  # from the loss at t + from the future
+        # ‖∂L/∂(h_t, c_t)‖ of the state as the next step receives it (dc_next = ∂L/∂c_t at fixed
+        # h_t): the LSTM's memory travels in c, so h alone would hide it.
+        sq = xp.vdot(dh, dh) + xp.vdot(dc_next, dc_next)
+        xp.multiply(tc, tc, out=tmp)
+        xp.subtract(1.0, tmp, out=tmp)
+        xp.multiply(tmp, o, out=tmp)
+        xp.multiply(tmp, dh, out=dc)  # through h = o ⊙ tanh(c)
+        xp.add(dc, dc_next, out=dc)  # + from c_{t+1}
+        s = g[:, :3 * H]
+        xp.subtract(1.0, s, out=sd)
+        xp.multiply(sd, s, out=sd)  # σ' = σ(1 - σ) of i, f, o
+        xp.multiply(gg, gg, out=tmp)
+        xp.subtract(1.0, tmp, out=tmp)
+        xp.multiply(tmp, i, out=tmp)  # i ⊙ (1 - g²)
+        xp.multiply(dc, f, out=dc_next)  # into c_{t-1}
+        xp.multiply(dh, tc, out=da[:, 2 * H:3 * H])  # ∂/∂o
+        xp.multiply(dc, c_prev, out=da[:, H:2 * H])  # ∂/∂f
+        xp.multiply(dc, gg, out=da[:, :H])  # ∂/∂i
+        xp.multiply(dc, tmp, out=da[:, 3 * H:])  # ∂/∂g through tanh (g's last read was above)
+        da[:, :3 * H] *= sd
+        return sq
+    return step
 
 
 def step(p, x, state):
