@@ -1,4 +1,5 @@
-"""The LSTM's and GRU's per-step gate arithmetic in one compiled pass (optional: numba).
+"""The LSTM's and GRU's per-step gate arithmetic, and Adam's update, each in one compiled pass
+(optional: numba).
 
 numpy makes one pass over a (B, ·) block per operation: the LSTM backward step is 14 of them, the
 forward's arithmetic between its two tanh calls 5, the GRU backward step 16. With numba installed
@@ -86,8 +87,35 @@ def _compile():
                 direct[b, j] = dh * z
         return sq
 
+    # No fast-math flags here: each operation rounds as numpy's does, in numpy's order, so the
+    # update is bit for bit the numpy path's (a run resumes exactly with numba on or off).
+    exact = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
+
+    @exact
+    def adam(p, g, m, v, b1, c1, b2, c2, l2, decay, step, eps):
+        """Adam's update in one pass over flat float32 arrays, the operations of optim/adam.py's
+        numpy path: g' = g + l2·θ (when l2), m ← b1·m + c1·g', v ← b2·v + c2·g'², θ ← θ -
+        decay·θ (when decay: AdamW's), θ ← θ - step·m / (sqrt(v) + eps)."""
+        for i in range(p.size):
+            gi = g[i]
+            if l2:
+                gi = gi + l2 * p[i]
+            mi = m[i] * b1 + c1 * gi
+            vi = v[i] * b2 + c2 * (gi * gi)
+            m[i], v[i] = mi, vi
+            pi = p[i]
+            if decay:
+                pi = pi - decay * pi
+            p[i] = pi - step * mi / (np.sqrt(vi) + eps)
+
     return {"lstm_forward": lstm_forward, "lstm_backward": lstm_backward,
-            "gru_backward": gru_backward}
+            "gru_backward": gru_backward, "adam": adam}
+
+
+def available():
+    """numba installed and not switched off, without compiling anything."""
+    import importlib.util
+    return os.environ.get("RNNLM_NUMBA", "1") != "0" and importlib.util.find_spec("numba") is not None
 
 
 def kernels(X):

@@ -85,9 +85,12 @@ def test_bench_json_keys_and_probe():
     r = run("bench", "--configs", "d-rnn", "--threads", "1", "--seconds", 0, "--rounds", 1,
             "--probe", "--json")
     assert r.exit_code == 0, r.output
-    (res,) = json.loads(r.stdout)["results"]
+    out = json.loads(r.stdout)
+    (res,) = out["results"]
     for k in KEYS:
         assert k in res, k
+    from rnnlm import fused, mkl
+    assert out["mkl"] == mkl.available() and out["numba"] == fused.available()  # the paths timed
     assert res["config"] == "d-rnn" and res["threads"] == 1 and res["ratio"] is None
     assert res["train_tokens_per_s"] > 0 and res["gflops"] > 0 and res["peak_gflops"] > 0
     assert res["peak_share"] == pytest.approx(res["gflops"] / res["peak_gflops"])
@@ -99,7 +102,7 @@ def test_bench_human_output_one_line_per_config_and_thread_count():
     r = run("bench", "--configs", "d-rnn", "--threads", "1,2", "--seconds", 0, "--rounds", 1)
     assert r.exit_code == 0, r.output
     lines = r.stdout.strip().splitlines()
-    assert len(lines) == 4 and lines[0].startswith("recurrent product on ")  # which BLAS path
+    assert len(lines) == 4 and lines[0].startswith("matrix products on ")  # which paths
     assert lines[1].startswith("config")
     assert [ln.split()[2] for ln in lines[2:]] == ["1", "2"]
 

@@ -204,6 +204,13 @@ def test_pack_buffers_traced_while_held_and_reused():
         tracemalloc.stop()
 
 
+def test_numba_switched_off_by_the_environment(monkeypatch):
+    monkeypatch.setattr(fused, "_kernels", None)
+    monkeypatch.setenv("RNNLM_NUMBA", "0")
+    assert not fused.available()
+    assert fused.kernels(np.zeros(1, np.float32)) is None
+
+
 def test_mkl_switched_off_by_the_environment(monkeypatch):
     monkeypatch.setattr(mkl, "_lib", None)
     monkeypatch.setenv("RNNLM_MKL", "0")
@@ -312,3 +319,32 @@ def test_scatter_add_by_rows_equals_add_at(n):
     flat = np.zeros(40)
     scatter_add(np, flat, ids, values[:, 0])  # 1-d: np.add.at itself
     np.testing.assert_allclose(flat, np.bincount(ids, values[:, 0], minlength=40))
+
+
+@pytest.mark.parametrize("cls, wd", [("Adam", 0.0), ("Adam", 0.1), ("AdamW", 0.1)])
+def test_adam_kernel_is_the_numpy_update_bit_for_bit(cls, wd, monkeypatch):
+    """numba's one-pass Adam rounds each operation as the numpy path does, in its order: the same
+    floats, so a run resumes exactly with numba switched on or off."""
+    if fused.kernels(np.zeros(1, np.float32)) is None:
+        pytest.skip("numba is off (RNNLM_NUMBA=0) or not installed (pip install -e '.[fast]')")
+    from rnnlm.optim.adam import Adam
+    from rnnlm.optim.adamw import AdamW
+    Opt = {"Adam": Adam, "AdamW": AdamW}[cls]
+    rng = np.random.default_rng(7)
+    start = {"W": rng.standard_normal((30, 20)).astype(np.float32),
+             "b": rng.standard_normal(20).astype(np.float32)}
+    grads = [{k: (0.1 * rng.standard_normal(p.shape)).astype(np.float32) for k, p in start.items()}
+             for _ in range(4)]
+    results = []
+    for kernels in (None, False):  # numba's kernels, then numpy's path
+        monkeypatch.setattr(fused, "_kernels", kernels)
+        params = {k: p.copy() for k, p in start.items()}
+        opt = Opt(params, weight_decay=wd)
+        for g in grads:
+            opt.step(params, {k: a.copy() for k, a in g.items()}, 3e-3)
+        results.append((params, opt.m, opt.v))
+    assert fused._kernels is False  # the second run was numpy's
+    for a, b in zip(*results):
+        for k in start:
+            np.testing.assert_array_equal(a[k], b[k])
+    assert not np.array_equal(results[0][0]["W"], start["W"])

@@ -17,7 +17,7 @@ BASE = ("rnnlm.registry", "rnnlm.errors")
 ALLOWED = {
     "rnnlm.nn": BASE + ("rnnlm.backend", "rnnlm.mkl", "rnnlm.fused", "rnnlm.nn"),
     "rnnlm.model": BASE + ("rnnlm.backend", "rnnlm.mkl", "rnnlm.fused", "rnnlm.nn", "rnnlm.model"),
-    "rnnlm.optim": BASE + ("rnnlm.backend", "rnnlm.optim"),
+    "rnnlm.optim": BASE + ("rnnlm.backend", "rnnlm.fused", "rnnlm.optim"),
     "rnnlm.data": BASE + ("rnnlm.console", "rnnlm.data", "rnnlm.run.atomic"),
     "rnnlm.run": BASE + ("rnnlm.console", "rnnlm.backend", "rnnlm.run", "rnnlm.config.load",
                          "rnnlm.config.schema"),

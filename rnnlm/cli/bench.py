@@ -44,11 +44,14 @@ def bench(configs: Annotated[str, typer.Option(
     if torch and not torch_available():
         raise RnnlmError(f"--torch needs PyTorch, which {sys.executable} cannot import: "
                          "pip install torch==2.13.0 (the CPU build)")
-    from rnnlm.mkl import available
-    blas = ("recurrent product on MKL's packed product (RNNLM_MKL=0: on numpy's matmul)"
-            if available() else "recurrent product on numpy's matmul (MKL: pip install -e '.[mkl]')")
+    from rnnlm import fused, mkl
+    paths = ("matrix products on MKL, the recurrent one packed (RNNLM_MKL=0: numpy's matmul)"
+             if mkl.available() else "matrix products on numpy's matmul (MKL: pip install -e '.[mkl]' "
+             "in the rnnlm checkout)")
+    paths += ("; gate arithmetic compiled by numba (RNNLM_NUMBA=0: numpy)" if fused.available()
+              else "; gate arithmetic on numpy (numba: pip install -e '.[fast]')")
     if not json_:
-        typer.echo(blas)
+        typer.echo(paths)
         typer.echo(format_header(torch))
     results = []
     for name in names:
@@ -57,4 +60,5 @@ def bench(configs: Annotated[str, typer.Option(
             if not json_:
                 typer.echo(format_row(results[-1]))
     if json_:
-        _print_json({"seconds": seconds, "rounds": rounds, "mkl": available(), "results": results})
+        _print_json({"seconds": seconds, "rounds": rounds, "mkl": mkl.available(),
+                     "numba": fused.available(), "results": results})
