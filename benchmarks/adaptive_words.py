@@ -33,7 +33,7 @@ from rnnlm.optim import clip_by_norm
 from rnnlm.optim.adam import Adam
 
 V, D, H, L, B, T = 10_000, 200, 200, 2, 20, 35
-CUTOFFS = (2000, 6000)
+CUTOFFS = (500, 2000)
 
 
 def word_ids(folder="corpora/shakespeare-words"):

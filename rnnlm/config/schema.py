@@ -86,7 +86,7 @@ class ModelConfig:
     head: str = _key("full", "output layer: " + registry.describe(registry.HEADS),
                      choices=registry.choices(registry.HEADS))
     adaptive_cutoffs: str = _key("", "adaptive head only: the ids where the head and each tail "
-                                 "cluster end, increasing and below the vocabulary size, e.g. \"2000,6000\"")
+                                 "cluster end, increasing and below the vocabulary size, e.g. \"500,2000\"")
 
 
 @dataclass(frozen=True)
