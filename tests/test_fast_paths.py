@@ -310,8 +310,8 @@ def test_scatter_add_by_rows_equals_add_at(n):
     from rnnlm.backend import scatter_add
     rng = np.random.default_rng(n)
     ids = rng.integers(0, 37, n)  # many repeats once n > 37
-    values = rng.standard_normal((n, 5))
-    expected = rng.standard_normal((40, 5))
+    values = rng.standard_normal((n, 40))  # n = 2000: three blocks of 16 columns (256 KiB)
+    expected = rng.standard_normal((40, 40))
     target = expected.copy()
     np.add.at(expected, ids, values)
     scatter_add(np, target, ids, values)
