@@ -26,6 +26,12 @@ def _compile():
                      fastmath={"contract", "reassoc"})
     one, half = np.float32(1.0), np.float32(0.5)
 
+    # Each kernel works a batch row at a time on 1-d slices, which LLVM vectorises; indexing the
+    # 2-d arrays directly, or writing a gradient over the activations it reads (the training
+    # step's overwrite), made it fall back to one element at a time: the LSTM backward step on
+    # (32, 512) 55 -> 29 µs. A gradient meant for the activations' memory is built in a
+    # one-row scratch and copied in once the row's reads are done.
+
     @jit
     def lstm_forward(g, c_prev, c):
         """g (B, 4H) after tanh of the halved pre-activations: i, f, o become σ = 0.5 tanh + 0.5
@@ -33,34 +39,40 @@ def _compile():
         B, H4 = g.shape
         H = H4 // 4
         for b in range(B):
+            s, cb, cpb = g[b, :3 * H], c[b], c_prev[b]
             for j in range(3 * H):
-                g[b, j] = half * g[b, j] + half
+                s[j] = half * s[j] + half
+            gi, gf, gg = g[b, :H], g[b, H:2 * H], g[b, 3 * H:]
             for j in range(H):
-                c[b, j] = g[b, H + j] * c_prev[b, j] + g[b, j] * g[b, 3 * H + j]
+                cb[j] = gf[j] * cpb[j] + gi[j] * gg[j]
 
     @jit
     def lstm_backward(g, da, tc, c_prev, dh_in, dh_next, dc_next):
         """One backward step, the equations of cells/lstm.py's loop: g (B, 4H) activations,
         tc = tanh(c_t), c_prev = c_{t-1}, dh_in the loss's gradient at h_t, dh_next and dc_next
         the gradients from t + 1 (dc_next is overwritten by ∂L/∂c_{t-1}); writes da (B, 4H), the
-        gradient at the pre-activations (da may be g itself: each element's gates are read
-        before they are written). Returns ‖(∂L/∂h_t, dc_next as received)‖²."""
+        gradient at the pre-activations (da may be g itself). Returns ‖(∂L/∂h_t, dc_next as
+        received)‖²."""
         B, H4 = g.shape
         H = H4 // 4
-        sq = 0.0
+        row = np.empty(H4, g.dtype)  # da's row, copied in after the row's reads of g
+        di, df, do, dg = row[:H], row[H:2 * H], row[2 * H:3 * H], row[3 * H:]
+        sq = np.float32(0.0)
         for b in range(B):
+            gi, gf, go, gg_ = g[b, :H], g[b, H:2 * H], g[b, 2 * H:3 * H], g[b, 3 * H:]
+            tcb, cpb, dhb, dnb, dcb = tc[b], c_prev[b], dh_in[b], dh_next[b], dc_next[b]
             for j in range(H):
-                i, f, o, gg = g[b, j], g[b, H + j], g[b, 2 * H + j], g[b, 3 * H + j]
-                t = tc[b, j]
-                dh = dh_in[b, j] + dh_next[b, j]
-                dcn = dc_next[b, j]
+                i, f, o, gg, t = gi[j], gf[j], go[j], gg_[j], tcb[j]
+                dh = dhb[j] + dnb[j]
+                dcn = dcb[j]
                 sq += dh * dh + dcn * dcn
                 dc = o * (one - t * t) * dh + dcn
-                dc_next[b, j] = dc * f
-                da[b, j] = dc * gg * i * (one - i)
-                da[b, H + j] = dc * c_prev[b, j] * f * (one - f)
-                da[b, 2 * H + j] = dh * t * o * (one - o)
-                da[b, 3 * H + j] = dc * i * (one - gg * gg)
+                dcb[j] = dc * f
+                di[j] = dc * gg * i * (one - i)
+                df[j] = dc * cpb[j] * f * (one - f)
+                do[j] = dh * t * o * (one - o)
+                dg[j] = dc * i * (one - gg * gg)
+            da[b, :] = row
         return sq
 
     @jit
@@ -71,20 +83,27 @@ def _compile():
         dgh (B, 3H) (the gradient at h_{t-1} W_h) and direct = dh ⊙ z. Returns ‖∂L/∂h_t‖²."""
         B, H3 = g.shape
         H = H3 // 3
-        sq = 0.0
+        sq = np.float32(0.0)
         for b in range(B):
+            gr, gz, gn, hnb, hpb = g[b, :H], g[b, H:2 * H], g[b, 2 * H:], hn[b], h_prev[b]
+            dhb, dnb, dirb = dh_in[b], dh_next[b], direct[b]
+            er, ez, en = dgh[b, :H], dgh[b, H:2 * H], dgh[b, 2 * H:]  # dgh never aliases g
             for j in range(H):
-                r, z, n = g[b, j], g[b, H + j], g[b, 2 * H + j]
-                dh = dh_in[b, j] + dh_next[b, j]
+                r, z, n = gr[j], gz[j], gn[j]
+                dh = dhb[j] + dnb[j]
                 sq += dh * dh
                 dan = dh * (one - z) * (one - n * n)  # through n
-                dz = (h_prev[b, j] - n) * dh * z * (one - z)
-                dr = dan * hn[b, j] * r * (one - r)
-                dn_h = dan * r  # the reset gate scales the n block's product
-                dx[b, j], dx[b, H + j], dx[b, 2 * H + j] = dr, dz, dan
-                dgh[b, j], dgh[b, H + j], dgh[b, 2 * H + j] = dr, dz, dn_h
-                dhn[b, j] = dn_h
-                direct[b, j] = dh * z
+                er[j] = dan * hnb[j] * r * (one - r)
+                ez[j] = (hpb[j] - n) * dh * z * (one - z)
+                en[j] = dan * r  # the reset gate scales the n block's product
+                dirb[j] = dh * z
+            # dx's n block is dan again, recomputed in a second pass: a fifth array written in
+            # the loop above (a scratch row for it) stopped LLVM vectorising it (93 against 45 µs)
+            dxn = dx[b, 2 * H:]
+            for j in range(H):
+                dxn[j] = (dhb[j] + dnb[j]) * (one - gz[j]) * (one - gn[j] * gn[j])
+            dx[b, :2 * H] = dgh[b, :2 * H]
+            dhn[b, :] = en
         return sq
 
     # No fast-math flags here: each operation rounds as numpy's does, in numpy's order, so the
