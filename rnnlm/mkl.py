@@ -173,6 +173,7 @@ def _row_stride(A):
 _PAGE = mmap.PAGESIZE
 _TRACE_DOMAIN = 0x726E6E  # tracemalloc's domain for the pack buffers
 _spare = []  # [(mmap, address)] free pack buffers, smallest first
+_SPARE_KEPT = 4
 
 
 def written_bytes(W):
@@ -195,6 +196,7 @@ def _give_back(buffer, traced):
         ctypes.pythonapi.PyTraceMalloc_Untrack(_TRACE_DOMAIN, ctypes.c_size_t(buffer[1]))
     _spare.append(buffer)
     _spare.sort(key=lambda b: len(b[0]))
+    del _spare[:-_SPARE_KEPT]  # the largest few: a step needs one or two at a time
 
 
 def _trace(address, nbytes):

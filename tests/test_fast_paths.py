@@ -200,6 +200,10 @@ def test_pack_buffers_traced_while_held_and_reused():
         again = mkl.PackedProduct(np, W, 16)
         assert again.address == first  # the same mapped buffer, its pages already in
         np.testing.assert_allclose(again(np.ones((16, 300), np.float32), np.empty((16, 1200), np.float32)), 300.0)
+        for n in range(1, 8):  # buffers of many sizes given back: only a few are kept mapped
+            mkl.PackedProduct(np, np.ones((64 * n, 64), np.float32), 4)
+        gc.collect()
+        assert len(mkl._spare) <= mkl._SPARE_KEPT
     finally:
         tracemalloc.stop()
 
