@@ -29,7 +29,7 @@ def _compile():
     # Each kernel works a batch row at a time on 1-d slices, which LLVM vectorises; indexing the
     # 2-d arrays directly, or writing a gradient over the activations it reads (the training
     # step's overwrite), made it fall back to one element at a time: the LSTM backward step on
-    # (32, 512) 55 -> 29 µs. A gradient meant for the activations' memory is built in a
+    # (32, 512) 55 -> 34 µs, the GRU's 59 -> 45 µs. A gradient meant for the activations' memory is built in a
     # one-row scratch and copied in once the row's reads are done.
 
     @jit

@@ -166,10 +166,11 @@ def _row_stride(A):
 # ---------------------------------------------------------------- the packed copies' memory
 # MKL asks for more room than packing uses: cblas_sgemm_pack_get_size gives W's bytes plus about
 # 8.5 MiB (config a: 12.6 MiB for a 4 MiB W_h; 8.8 MiB for 0.6 MiB), and pack and compute write
-# only W's bytes, a header and panel edges (measured page by page at 1 and 2 threads; a test holds it). The
-# buffers are therefore anonymous memory maps, whose untouched pages never become resident, kept
-# for the next window (no fresh page faults), and reported to tracemalloc (so to the bench's
-# memory figure) for the pages written, while a product holds them.
+# only W's bytes, a header and panel edges (measured page by page at 1 and 2 threads; a test
+# holds it). The buffers are therefore anonymous memory maps, whose untouched pages never become
+# resident, kept for the next window (no fresh page faults), and reported to tracemalloc (so to
+# the bench's memory figure) for the pages written, while a product holds them. A spare buffer
+# reused for a smaller W keeps its earlier pages resident; they are not counted.
 _PAGE = mmap.PAGESIZE
 _TRACE_DOMAIN = 0x726E6E  # tracemalloc's domain for the pack buffers
 _spare = []  # [(mmap, address)] free pack buffers, smallest first
