@@ -90,9 +90,8 @@ def loss(hp, X, targets, grads=None, prefix=""):
     c1, n, bounds = _clusters(hp)
     k, head_target = _route(xp, targets, bounds)
     W0 = hp["adaptive.W0"]
-    Z = matmul(X, W0)  # (N, c_1 + n) head logits -> dZ in place
-    Z += hp["adaptive.b0"]
-    total = softmax_cross_entropy_(Z, head_target, N)
+    Z = matmul(X, W0)  # (N, c_1 + n) head logits (the bias added in the softmax) -> dZ in place
+    total = softmax_cross_entropy_(Z, head_target, N, hp["adaptive.b0"])
     if grads is not None:
         add_grad(grads, prefix + "adaptive.W0", matmul(X.T, Z))
         add_grad(grads, prefix + "adaptive.b0", Z.sum(axis=0))
@@ -103,8 +102,8 @@ def loss(hp, X, targets, grads=None, prefix=""):
         Xj = X[rows]  # (m, H)
         Pj = matmul(Xj, P)  # (m, d_j)
         Zj = matmul(Pj, W)  # (m, size_j)
-        Zj += hp[f"adaptive.b{j}"]
-        total = total + softmax_cross_entropy_(Zj, targets[rows] - bounds[j - 1], N)
+        total = total + softmax_cross_entropy_(Zj, targets[rows] - bounds[j - 1], N,
+                                               hp[f"adaptive.b{j}"])
         dPj = matmul(Zj, W.T)  # (m, d_j)
         if grads is not None:
             add_grad(grads, prefix + f"adaptive.P{j}", matmul(Xj.T, dPj))
@@ -119,14 +118,11 @@ def nll(hp, X, targets):
     xp = array_module(X)
     c1, n, bounds = _clusters(hp)
     k, head_target = _route(xp, targets, bounds)
-    Z = matmul(X, hp["adaptive.W0"])
-    Z += hp["adaptive.b0"]
-    out = nll_(Z, head_target)  # (N,)
+    out = nll_(matmul(X, hp["adaptive.W0"]), head_target, hp["adaptive.b0"])  # (N,)
     for j in range(1, n + 1):
         rows = xp.nonzero(k == j)[0]
         Zj = matmul(matmul(X[rows], hp[f"adaptive.P{j}"]), hp[f"adaptive.W{j}"])
-        Zj += hp[f"adaptive.b{j}"]
-        out[rows] += nll_(Zj, targets[rows] - bounds[j - 1])
+        out[rows] += nll_(Zj, targets[rows] - bounds[j - 1], hp[f"adaptive.b{j}"])
     return out
 
 
