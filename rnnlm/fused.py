@@ -1,12 +1,16 @@
 """The LSTM's and GRU's per-step gate arithmetic, and Adam's update, each in one compiled pass
 (optional: numba).
 
-numpy makes one pass over a (B, ·) block per operation: the LSTM backward step is 14 of them, the
-forward's arithmetic between its two tanh calls 5, the GRU backward step 16. With numba installed
-(``pip install -e '.[fast]'`` in the rnnlm checkout) these loops are compiled once (cached on
-disk) and each step is one pass. Config a (2 x LSTM 512, B 32, T 64), one thread, profiled: the
-LSTM's own time in a training step 46 -> 28 ms (backward step 186 -> 77 µs); d-gru 4-5 % more
-tokens/s. The tanh calls stay numpy's, which are vectorised (numba's are scalar: 15x slower).
+numpy makes one pass over a (B, ·) block per operation: the LSTM backward step is 14 of them, its
+forward step 8 (bias, tanh, 4 for the gates and c, tanh(c), h), the GRU backward step 16. With
+numba installed (``pip install -e '.[fast]'`` in the rnnlm checkout) these loops are compiled once
+(cached on disk) and each step is one pass. Config a (2 x LSTM 512, B 32, T 64), one thread,
+profiled: the LSTM's own time in a training step 46 -> 28 ms (backward step 186 -> 77 µs); d-gru
+4-5 % more tokens/s.
+
+The forward step computes tanh itself (``tanh32``): numba's math.tanh is a scalar library call,
+15x slower than numpy's vectorised one, while a rational function is plain arithmetic LLVM
+vectorises. With it the whole forward step is one pass: (32, 4 x 512) 72 -> 35 µs.
 
 float32 only (the training dtype); float64 (gradcheck) keeps the numpy path, the reference the
 tests hold this one equal to. Off with the environment variable ``RNNLM_NUMBA=0``.
@@ -25,6 +29,7 @@ def _compile():
     jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False,
                      fastmath={"contract", "reassoc"})
     one, half = np.float32(1.0), np.float32(0.5)
+    tanh32 = numba.njit(inline="always", error_model="numpy", fastmath={"contract"})(_tanh32())
 
     # Each kernel works a batch row at a time on 1-d slices, which LLVM vectorises; indexing the
     # 2-d arrays directly, or writing a gradient over the activations it reads (the training
@@ -33,18 +38,32 @@ def _compile():
     # one-row scratch and copied in once the row's reads are done.
 
     @jit
-    def lstm_forward(g, c_prev, c):
-        """g (B, 4H) after tanh of the halved pre-activations: i, f, o become σ = 0.5 tanh + 0.5
-        in place; c (B, H) = f ⊙ c_prev + i ⊙ g."""
+    def lstm_forward(g, bh, c_prev, c, tc, h):
+        """One forward step after the recurrent product: g (B, 4H) holds the pre-activations
+        without the bias, the sigmoid blocks' columns halved (cells/lstm.py), bh (4H,) the bias
+        halved the same way. g becomes the activations, i, f, o = 0.5 tanh(a / 2) + 0.5 and
+        g = tanh(a); c (B, H) = f ⊙ c_prev + i ⊙ g, tc = tanh(c), h = o ⊙ tc."""
         B, H4 = g.shape
         H = H4 // 4
         for b in range(B):
-            s, cb, cpb = g[b, :3 * H], c[b], c_prev[b]
+            s, bs = g[b, :3 * H], bh[:3 * H]
             for j in range(3 * H):
-                s[j] = half * s[j] + half
-            gi, gf, gg = g[b, :H], g[b, H:2 * H], g[b, 3 * H:]
+                s[j] = half * tanh32(s[j] + bs[j]) + half
+            gi, gf, go, gg = g[b, :H], g[b, H:2 * H], g[b, 2 * H:3 * H], g[b, 3 * H:]
+            bg = bh[3 * H:]
             for j in range(H):
-                cb[j] = gf[j] * cpb[j] + gi[j] * gg[j]
+                gg[j] = tanh32(gg[j] + bg[j])
+            cb, cpb, tcb, hb = c[b], c_prev[b], tc[b], h[b]
+            for j in range(H):
+                cj = gf[j] * cpb[j] + gi[j] * gg[j]
+                t = tanh32(cj)
+                cb[j], tcb[j], hb[j] = cj, t, go[j] * t
+
+    @jit
+    def tanh(x, out):
+        """out = tanh32(x) element by element, for flat float32 arrays (the tests' view of it)."""
+        for i in range(x.size):
+            out[i] = tanh32(x[i])
 
     @jit
     def lstm_backward(g, da, tc, c_prev, dh_in, dh_next, dc_next):
@@ -127,8 +146,35 @@ def _compile():
                 pi = pi - decay * pi
             p[i] = pi - step * mi / (np.sqrt(vi) + eps)
 
-    return {"lstm_forward": lstm_forward, "lstm_backward": lstm_backward,
+    return {"tanh": tanh, "lstm_forward": lstm_forward, "lstm_backward": lstm_backward,
             "gru_backward": gru_backward, "adam": adam}
+
+
+# tanh(x) ≈ x·P(x²) / Q(x²) on [-9, 9], P and Q of degree 4 (Q's constant term 1), fitted by us
+# (benchmarks/fit_tanh.py: least squares on the relative error, reweighted towards the largest,
+# Lawson's iteration): relative error 2.1e-8 in exact arithmetic, at most 6 units in the last
+# place evaluated in float32 (numpy's own tanh: 1.4). Beyond ±9 tanh rounds to ±1 in float32.
+TANH_P = (0.9999999795476957, 0.1338101232242981, 0.003495569455056275, 2.0608663111814804e-05,
+          1.335389545432459e-08)
+TANH_Q = (1.0, 0.4671432797873088, 0.02587691863434735, 0.0003285599341424288,
+          7.776282254069624e-07)
+
+
+def _tanh32():
+    """The scalar function tanh32(x) for float32 x, plain arithmetic (no library call), for numba
+    to inline and vectorise. NaN stays NaN (every comparison with it is false)."""
+    import numpy as np
+    p0, p1, p2, p3, p4 = (np.float32(v) for v in TANH_P)
+    q1, q2, q3, q4 = (np.float32(v) for v in TANH_Q[1:])
+    one, edge = np.float32(1.0), np.float32(9.0)
+
+    def tanh32(x):
+        a = edge if x > edge else (-edge if x < -edge else x)  # large |x|: no overflow in a⁸
+        s = a * a
+        y = a * ((((p4 * s + p3) * s + p2) * s + p1) * s + p0) / (
+            (((q4 * s + q3) * s + q2) * s + q1) * s + one)
+        return one if y > one else (-one if y < -one else y)
+    return tanh32
 
 
 def available():

@@ -208,6 +208,31 @@ def test_pack_buffers_traced_while_held_and_reused():
         tracemalloc.stop()
 
 
+def test_compiled_tanh_within_a_few_ulp_and_nan_kept():
+    """The forward step's own tanh (a rational function numba vectorises) against float64 tanh:
+    within 8 units in the last place of float32 everywhere (fused.py's fit: 6), ±1 beyond ±9,
+    odd, and a NaN stays a NaN for the trainer's finiteness check."""
+    k = fused.kernels(np.zeros(1, np.float32))
+    if k is None:
+        pytest.skip("numba is off (RNNLM_NUMBA=0) or not installed (pip install -e '.[fast]')")
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-12, 12, 200_000), 10.0 ** rng.uniform(-10, 0, 50_000),
+                        -(10.0 ** rng.uniform(-10, 0, 50_000))]).astype(np.float32)
+    out = np.empty_like(x)
+    k["tanh"](x, out)
+    exact = np.tanh(x.astype(np.float64))
+    ulp = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
+    assert (np.abs(out - exact) / ulp).max() <= 8
+    back = np.empty_like(x)
+    k["tanh"](-x, back)
+    np.testing.assert_array_equal(back, -out)
+    odd = np.array([np.nan, np.inf, -np.inf, 1e30, -1e30, 0.0], np.float32)
+    got = np.empty_like(odd)
+    k["tanh"](odd, got)
+    assert np.isnan(got[0])
+    np.testing.assert_array_equal(got[1:], [1, -1, 1, -1, 0])
+
+
 def test_numba_switched_off_by_the_environment(monkeypatch):
     monkeypatch.setattr(fused, "_kernels", None)
     monkeypatch.setenv("RNNLM_NUMBA", "0")

@@ -1,9 +1,9 @@
 """LSTM, fused gates in the order [i, f, o, g] (equations in cells/__init__.py).
 
-Per step, on (B, ·) blocks that stay in cache: no allocation (every temporary is a buffer made
-once per window), the gate activations written over the pre-activations, one tanh call for all
-four gates (common.sigmoid_halves), and in the backward the recurrent product on a contiguous
-W_hᵀ. With ``overwrite=True`` (the training step) dA is written over the activations G, step by
+Per step, on (B, ·) blocks that stay in cache: no allocation, the bias added there (not in a
+pass over the whole (T, B, 4H) projection), the gate activations written over the
+pre-activations, one tanh for all four gates (common.sigmoid_halves), and in the backward the
+recurrent product on a contiguous W_hᵀ. With ``overwrite=True`` (the training step) dA is written over the activations G, step by
 step, after the step has read them: the cache is spent, and no second (T, B, 4H) array is made.
 """
 
@@ -31,21 +31,19 @@ def forward(p, X, state):
     T, B, _ = X.shape
     H = h0.shape[1]
     half = sigmoid_halves(xp, 4, H, (3,), X.dtype)  # (4H,) 0.5 on i, f, o
-    G = input_projection(X, p["W_x"] * half, p["b"] * half)  # (T, B, 4H) halved pre-activations
+    G = input_projection(X, p["W_x"] * half)  # (T, B, 4H) halved pre-activations, bias not yet
+    bh = p["b"] * half  # added by the step, on a (B, 4H) block in cache
     W_h = recurrent_product(xp, p["W_h"] * half, B)  # h_{t-1} W_h, W_h (H, 4H) halved the same way
     Cext = xp.empty((T + 1, B, H), X.dtype)
     Hext = xp.empty_like(Cext)
     Cext[0], Hext[0] = c0, h0
     tanhC = xp.empty((T, B, H), X.dtype)
-    kernels = fused.kernels(X)  # numba's one pass for what lies between the tanh calls, if any
-    gates_and_c = kernels["lstm_forward"] if kernels else _gates_and_c(xp, B, H, X.dtype)
+    kernels = fused.kernels(X)  # numba's one pass for the step's arithmetic, if any
+    forward_step = kernels["lstm_forward"] if kernels else _forward_step(xp)
     for t in range(T):
         g = G[t]
         W_h(Hext[t], g, accumulate=True)  # g += h_{t-1} W_h
-        xp.tanh(g, out=g)  # g block: tanh(a); sigmoid blocks: tanh(a / 2)
-        gates_and_c(g, Cext[t], Cext[t + 1])
-        xp.tanh(Cext[t + 1], out=tanhC[t])
-        xp.multiply(g[:, 2 * H:3 * H], tanhC[t], out=Hext[t + 1])  # h_t = o ⊙ tanh(c_t)
+        forward_step(g, bh, Cext[t], Cext[t + 1], tanhC[t], Hext[t + 1])
     Hs = Hext[1:]  # (T, B, H), a contiguous view
     return Hs, (Hs[-1].copy(), Cext[-1].copy()), LSTMCache(X, G, Cext, tanhC, Hext)
 
@@ -70,19 +68,24 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     return dX, (dh_next, dc_next), xp.sqrt(sq)
 
 
-def _gates_and_c(xp, B, H, dtype):
-    """The numpy forward arithmetic between the tanh calls, with the signature of fused.py's
-    compiled one: f(g, c_prev, c) turns i, f, o of g (B, 4H) into σ = 0.5 tanh + 0.5 in place
-    and writes c (B, H) = f ⊙ c_prev + i ⊙ g."""
-    ig = xp.empty((B, H), dtype)  # i ⊙ g, made once per window
-
-    def gates_and_c(g, c_prev, c):
+def _forward_step(xp):
+    """The numpy forward step, with the signature of fused.py's compiled one: step(g, bh,
+    c_prev, c, tc, h) adds the halved bias bh (4H,) to g (B, 4H), turns it into the activations
+    in place (one tanh call for all four gates, then σ = 0.5 tanh + 0.5 on i, f, o) and writes
+    c = f ⊙ c_prev + i ⊙ g, tc = tanh(c) and h = o ⊙ tc, each (B, H)."""
+    def step(g, bh, c_prev, c, tc, h):
+        H = c.shape[1]
+        g += bh
+        xp.tanh(g, out=g)  # g block: tanh(a); sigmoid blocks: tanh(a / 2)
         s = g[:, :3 * H]
         s *= 0.5
         s += 0.5  # σ(a) = (1 + tanh(a / 2)) / 2
         xp.multiply(g[:, H:2 * H], c_prev, out=c)  # f ⊙ c_{t-1}
-        c += xp.multiply(g[:, :H], g[:, 3 * H:], out=ig)  # + i ⊙ g
-    return gates_and_c
+        xp.multiply(g[:, :H], g[:, 3 * H:], out=tc)  # i ⊙ g, in tc until tanh(c) is written
+        c += tc
+        xp.tanh(c, out=tc)
+        xp.multiply(g[:, 2 * H:3 * H], tc, out=h)  # h_t = o ⊙ tanh(c_t)
+    return step
 
 
 def _backward_step(xp, B, H, dtype):
