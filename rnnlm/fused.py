@@ -29,7 +29,8 @@ def _compile():
     jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False,
                      fastmath={"contract", "reassoc"})
     one, half = np.float32(1.0), np.float32(0.5)
-    tanh32 = numba.njit(inline="always", error_model="numpy", fastmath={"contract"})(_tanh32())
+    inline = numba.njit(inline="always", error_model="numpy", fastmath={"contract"})
+    tanh32, exp_parts = inline(_tanh32()), inline(_exp_parts())
 
     # Each kernel works a batch row at a time on 1-d slices, which LLVM vectorises; indexing the
     # 2-d arrays directly, or writing a gradient over the activations it reads (the training
@@ -125,6 +126,34 @@ def _compile():
             dhn[b, :] = en
         return sq
 
+    @jit
+    def softmax_xent(Z, m, targets, denom, floor):
+        """The softmax's gradient in place, a row at a time (heads/softmax.py's numpy path):
+        Z (N, C) logits with the bias added, m (N,) their row maxima -> Z = (softmax(Z) -
+        onehot(targets)) / denom; returns Σ -log p(target) (float64). Shifted logits are
+        raised to floor before exp (see softmax.py); the target's is read before."""
+        N, C = Z.shape
+        bits = np.empty(C, np.int32)  # 2^k of each exp as float32 bits, read through a view
+        pow2 = bits.view(np.float32)
+        total = 0.0
+        for n in range(N):
+            z, mn, y = Z[n], m[n], targets[n]
+            z_y = z[y] - mn
+            s = np.float32(0.0)
+            for j in range(C):
+                a = z[j] - mn
+                p, k = exp_parts(floor if a < floor else a)  # a NaN stays a NaN
+                bits[j] = (np.int32(k) + 127) << 23
+                e = p * pow2[j]
+                z[j] = e
+                s += e
+            scale = one / (s * np.float32(denom))
+            for j in range(C):
+                z[j] *= scale
+            z[y] -= one / np.float32(denom)
+            total += np.log(s) - z_y
+        return total
+
     # No fast-math flags here: each operation rounds as numpy's does, in numpy's order, so the
     # update is bit for bit the numpy path's (a run resumes exactly with numba on or off).
     exact = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
@@ -147,6 +176,7 @@ def _compile():
             p[i] = pi - step * mi / (np.sqrt(vi) + eps)
 
     return {"tanh": tanh, "lstm_forward": lstm_forward, "lstm_backward": lstm_backward,
+            "softmax_xent": softmax_xent,
             "gru_backward": gru_backward, "adam": adam}
 
 
@@ -175,6 +205,28 @@ def _tanh32():
             (((q4 * s + q3) * s + q2) * s + q1) * s + one)
         return one if y > one else (-one if y < -one else y)
     return tanh32
+
+
+def _exp_parts():
+    """The scalar function exp_parts(x) -> (p, k) with exp(x) = p·2^k for float32 x in
+    [-126 ln 2, 0], plain arithmetic for numba to inline and vectorise (the caller builds 2^k
+    from its bits): k = x / ln 2 rounded to nearest (adding and subtracting 1.5·2^23 rounds a
+    float32), r = x - k ln 2 with ln 2 in two parts (the first exact in few bits, so k·ln2_hi is
+    exact), |r| ≤ ln 2 / 2, and p = exp(r) by its Taylor series to r⁷ (truncation below 6e-9)."""
+    import math
+
+    import numpy as np
+    log2e, ln2_hi, ln2_lo = np.float32(1 / math.log(2)), np.float32(0.693359375), np.float32(
+        math.log(2) - 0.693359375)
+    rounder, one = np.float32(1.5 * 2 ** 23), np.float32(1.0)
+    c2, c3, c4, c5, c6, c7 = (np.float32(1 / math.factorial(n)) for n in range(2, 8))
+
+    def exp_parts(x):
+        k = (x * log2e + rounder) - rounder
+        r = (x - k * ln2_hi) - k * ln2_lo
+        p = ((((((c7 * r + c6) * r + c5) * r + c4) * r + c3) * r + c2) * r + one) * r + one
+        return p, k
+    return exp_parts
 
 
 def available():

@@ -332,6 +332,33 @@ def test_softmax_split_over_threads_equals_one_block(threads, monkeypatch):
     np.testing.assert_array_equal(split[2], one[2])
 
 
+@pytest.mark.parametrize("N, V", [(7, 3), (50, 65), (33, 1001)])
+def test_softmax_kernel_equals_the_numpy_path(N, V, monkeypatch):
+    """numba's in-place softmax gradient (its own vectorised exp) against numpy's: the same
+    gradient to float32 rounding, the same summed loss, confident rows included (logits far below
+    the row's best are floored, not made subnormal), and a NaN logit makes the loss NaN."""
+    from rnnlm.nn.heads.softmax import softmax_cross_entropy_
+    if fused.kernels(np.zeros(1, np.float32)) is None:
+        pytest.skip("numba is off (RNNLM_NUMBA=0) or not installed (pip install -e '.[fast]')")
+    rng = np.random.default_rng(N)
+    Z = (6 * rng.standard_normal((N, V))).astype(np.float32)
+    Z[0] *= 40  # a confident row: most of it 100s of nats below its best
+    b = rng.standard_normal(V).astype(np.float32)
+    y = rng.integers(0, V, N)
+    out = {}
+    for path in ("numba", "numpy"):
+        if path == "numpy":
+            monkeypatch.setattr(fused, "_kernels", False)
+        G = Z.copy()
+        out[path] = (float(softmax_cross_entropy_(G, y, N, b)), G)
+    assert out["numba"][0] == pytest.approx(out["numpy"][0], rel=1e-6)
+    np.testing.assert_allclose(out["numba"][1], out["numpy"][1], rtol=2e-6, atol=1e-12)
+    assert ((np.abs(out["numba"][1]) > 0) & (np.abs(out["numba"][1]) < 1.2e-38)).sum() == 0
+    monkeypatch.undo()
+    Z[N // 2, V // 2] = np.nan
+    assert np.isnan(float(softmax_cross_entropy_(Z, y, N, b)))
+
+
 @pytest.mark.parametrize("n", [1, 2, 50, 2000])
 def test_scatter_add_by_rows_equals_add_at(n):
     """backend.scatter_add sums each index's rows then adds once (sorted, add.reduceat): the same

@@ -13,6 +13,7 @@ rounding (at most C * e^floor against a sum of at least 1).
 
 import math
 
+from rnnlm import fused
 from rnnlm.backend import array_module, by_rows
 
 
@@ -105,11 +106,15 @@ def softmax_cross_entropy_(Z, targets, denom, bias=None):
     independent: big arrays are split over host threads (backend.by_rows).
     """
     xp = array_module(Z)
+    kernels = fused.kernels(Z)  # numba's pass for all after the row maximum, if any
 
     def rows(s):
         Zs, ys = Z[s], targets[s]
         if bias is not None:
             Zs += bias
+        if kernels and Zs.flags.c_contiguous:
+            return kernels["softmax_xent"](Zs, Zs.max(axis=1), ys, denom,
+                                           Zs.dtype.type(exp_floor(Zs, denom)))
         z_y, total = _exp_shifted_(Zs, ys, denom)
         Zs *= (1.0 / (total * denom))[:, None]
         Zs[xp.arange(Zs.shape[0]), ys] -= 1.0 / denom
