@@ -127,11 +127,12 @@ def _compile():
         return sq
 
     @jit
-    def softmax_xent(Z, m, targets, denom, floor):
+    def softmax_xent(Z, m, targets, denom, floor, column_sums):
         """The softmax's gradient in place, a row at a time (heads/softmax.py's numpy path):
         Z (N, C) logits with the bias added, m (N,) their row maxima -> Z = (softmax(Z) -
-        onehot(targets)) / denom; returns Σ -log p(target) (float64). Shifted logits are
-        raised to floor before exp (see softmax.py); the target's is read before."""
+        onehot(targets)) / denom, whose column sums are added into column_sums (C,) (the bias's
+        gradient, without another pass over Z); returns Σ -log p(target) (float64). Shifted
+        logits are raised to floor before exp (see softmax.py); the target's is read before."""
         N, C = Z.shape
         bits = np.empty(C, np.int32)  # 2^k of each exp as float32 bits, read through a view
         pow2 = bits.view(np.float32)
@@ -149,8 +150,11 @@ def _compile():
                 s += e
             scale = one / (s * np.float32(denom))
             for j in range(C):
-                z[j] *= scale
+                e = z[j] * scale
+                z[j] = e
+                column_sums[j] += e
             z[y] -= one / np.float32(denom)
+            column_sums[y] -= one / np.float32(denom)
             total += np.log(s) - z_y
         return total
 

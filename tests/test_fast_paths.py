@@ -335,7 +335,7 @@ def test_softmax_split_over_threads_equals_one_block(threads, monkeypatch):
 @pytest.mark.parametrize("N, V", [(7, 3), (50, 65), (33, 1001)])
 def test_softmax_kernel_equals_the_numpy_path(N, V, monkeypatch):
     """numba's in-place softmax gradient (its own vectorised exp) against numpy's: the same
-    gradient to float32 rounding, the same summed loss, confident rows included (logits far below
+    gradient to float32 rounding, its column sums, the same summed loss, confident rows included (logits far below
     the row's best are floored, not made subnormal), and a NaN logit makes the loss NaN."""
     from rnnlm.nn.heads.softmax import softmax_cross_entropy_
     if fused.kernels(np.zeros(1, np.float32)) is None:
@@ -350,9 +350,12 @@ def test_softmax_kernel_equals_the_numpy_path(N, V, monkeypatch):
         if path == "numpy":
             monkeypatch.setattr(fused, "_kernels", False)
         G = Z.copy()
-        out[path] = (float(softmax_cross_entropy_(G, y, N, b)), G)
+        total, sums = softmax_cross_entropy_(G, y, N, b, column_sums=True)
+        out[path] = (float(total), G, sums)
     assert out["numba"][0] == pytest.approx(out["numpy"][0], rel=1e-6)
     np.testing.assert_allclose(out["numba"][1], out["numpy"][1], rtol=2e-6, atol=1e-12)
+    np.testing.assert_allclose(out["numba"][2], out["numpy"][2], rtol=1e-4, atol=1e-7)  # the bias's
+    np.testing.assert_allclose(out["numba"][2], out["numba"][1].sum(axis=0), rtol=1e-4, atol=1e-7)
     assert ((np.abs(out["numba"][1]) > 0) & (np.abs(out["numba"][1]) < 1.2e-38)).sum() == 0
     monkeypatch.undo()
     Z[N // 2, V // 2] = np.nan

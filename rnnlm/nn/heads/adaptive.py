@@ -91,10 +91,10 @@ def loss(hp, X, targets, grads=None, prefix=""):
     k, head_target = _route(xp, targets, bounds)
     W0 = hp["adaptive.W0"]
     Z = matmul(X, W0)  # (N, c_1 + n) head logits (the bias added in the softmax) -> dZ in place
-    total = softmax_cross_entropy_(Z, head_target, N, hp["adaptive.b0"])
+    total, db0 = softmax_cross_entropy_(Z, head_target, N, hp["adaptive.b0"], column_sums=True)
     if grads is not None:
         add_grad(grads, prefix + "adaptive.W0", matmul(X.T, Z))
-        add_grad(grads, prefix + "adaptive.b0", Z.sum(axis=0))
+        add_grad(grads, prefix + "adaptive.b0", db0)
     dX = matmul(Z, W0.T)  # (N, H)
     for j in range(1, n + 1):
         P, W = hp[f"adaptive.P{j}"], hp[f"adaptive.W{j}"]
@@ -102,13 +102,14 @@ def loss(hp, X, targets, grads=None, prefix=""):
         Xj = X[rows]  # (m, H)
         Pj = matmul(Xj, P)  # (m, d_j)
         Zj = matmul(Pj, W)  # (m, size_j)
-        total = total + softmax_cross_entropy_(Zj, targets[rows] - bounds[j - 1], N,
-                                               hp[f"adaptive.b{j}"])
+        part, dbj = softmax_cross_entropy_(Zj, targets[rows] - bounds[j - 1], N,
+                                           hp[f"adaptive.b{j}"], column_sums=True)
+        total = total + part
         dPj = matmul(Zj, W.T)  # (m, d_j)
         if grads is not None:
             add_grad(grads, prefix + f"adaptive.P{j}", matmul(Xj.T, dPj))
             add_grad(grads, prefix + f"adaptive.W{j}", matmul(Pj.T, Zj))
-            add_grad(grads, prefix + f"adaptive.b{j}", Zj.sum(axis=0))
+            add_grad(grads, prefix + f"adaptive.b{j}", dbj)
         dX[rows] += matmul(dPj, P.T)
     return float(total) / N, dX
 

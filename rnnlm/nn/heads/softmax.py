@@ -97,10 +97,11 @@ def nll_(Z, targets, bias=None):
     return parts[0] if len(parts) == 1 else array_module(Z).concatenate(parts)
 
 
-def softmax_cross_entropy_(Z, targets, denom, bias=None):
+def softmax_cross_entropy_(Z, targets, denom, bias=None, column_sums=False):
     """Summed -log p(target) of logits Z + bias (Z (N, C), bias (C,) or None), and Z turned in
     place into the gradient of that sum divided by `denom`: (softmax - onehot(target)) / denom.
-    Returns the sum (an array).
+    Returns the sum (an array), or with ``column_sums`` (sum, Z's column sums (C,)): the bias's
+    gradient, which numba's pass adds up as it writes Z.
 
     No (N, C) temporary: the shift, the exponential and the scaling all write over Z. Rows are
     independent: big arrays are split over host threads (backend.by_rows).
@@ -113,10 +114,14 @@ def softmax_cross_entropy_(Z, targets, denom, bias=None):
         if bias is not None:
             Zs += bias
         if kernels and Zs.flags.c_contiguous:
-            return kernels["softmax_xent"](Zs, Zs.max(axis=1), ys, denom,
-                                           Zs.dtype.type(exp_floor(Zs, denom)))
+            sums = xp.zeros(Z.shape[1], Z.dtype)
+            total = kernels["softmax_xent"](Zs, Zs.max(axis=1), ys, denom,
+                                            Zs.dtype.type(exp_floor(Zs, denom)), sums)
+            return total, sums
         z_y, total = _exp_shifted_(Zs, ys, denom)
         Zs *= (1.0 / (total * denom))[:, None]
         Zs[xp.arange(Zs.shape[0]), ys] -= 1.0 / denom
-        return (xp.log(total) - z_y).sum()
-    return sum(by_rows(rows, Z))
+        return (xp.log(total) - z_y).sum(), (Zs.sum(axis=0) if column_sums else None)
+    parts = by_rows(rows, Z)
+    total = sum(t for t, _ in parts)
+    return (total, sum(c for _, c in parts)) if column_sums else total
