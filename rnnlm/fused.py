@@ -41,15 +41,15 @@ def _compile():
     @jit
     def lstm_forward(g, bh, c_prev, c, tc, h):
         """One forward step after the recurrent product: g (B, 4H) holds the pre-activations
-        without the bias, the sigmoid blocks' columns halved (cells/lstm.py), bh (4H,) the bias
-        halved the same way. g becomes the activations, i, f, o = 0.5 tanh(a / 2) + 0.5 and
-        g = tanh(a); c (B, H) = f ⊙ c_prev + i ⊙ g, tc = tanh(c), h = o ⊙ tc."""
+        without the bias, bh (4H,) the bias halved on i, f, o (cells/lstm.py). g becomes the
+        activations, i, f, o = 0.5 tanh(a / 2) + 0.5 and g = tanh(a); c (B, H) = f ⊙ c_prev +
+        i ⊙ g, tc = tanh(c), h = o ⊙ tc."""
         B, H4 = g.shape
         H = H4 // 4
         for b in range(B):
             s, bs = g[b, :3 * H], bh[:3 * H]
             for j in range(3 * H):
-                s[j] = half * tanh32(s[j] + bs[j]) + half
+                s[j] = half * tanh32(half * s[j] + bs[j]) + half
             gi, gf, go, gg = g[b, :H], g[b, H:2 * H], g[b, 2 * H:3 * H], g[b, 3 * H:]
             bg = bh[3 * H:]
             for j in range(H):
@@ -67,12 +67,13 @@ def _compile():
             out[i] = tanh32(x[i])
 
     @jit
-    def lstm_backward(g, da, tc, c_prev, dh_in, dh_next, dc_next):
+    def lstm_backward(g, da, tc, c_prev, dh_in, dh_next, dc_next, db):
         """One backward step, the equations of cells/lstm.py's loop: g (B, 4H) activations,
         tc = tanh(c_t), c_prev = c_{t-1}, dh_in the loss's gradient at h_t, dh_next and dc_next
         the gradients from t + 1 (dc_next is overwritten by ∂L/∂c_{t-1}); writes da (B, 4H), the
-        gradient at the pre-activations (da may be g itself). Returns ‖(∂L/∂h_t, dc_next as
-        received)‖²."""
+        gradient at the pre-activations (da may be g itself), and adds its rows into db (4H,)
+        (the bias's gradient, without a pass over the whole (T, B, 4H) array after the loop).
+        Returns ‖(∂L/∂h_t, dc_next as received)‖²."""
         B, H4 = g.shape
         H = H4 // 4
         row = np.empty(H4, g.dtype)  # da's row, copied in after the row's reads of g
@@ -93,6 +94,8 @@ def _compile():
                 do[j] = dh * t * o * (one - o)
                 dg[j] = dc * i * (one - gg * gg)
             da[b, :] = row
+            for j in range(H4):
+                db[j] += row[j]
         return sq
 
     @jit

@@ -1,9 +1,9 @@
 """LSTM, fused gates in the order [i, f, o, g] (equations in cells/__init__.py).
 
-Per step, on (B, ·) blocks that stay in cache: no allocation, the bias added there (not in a
-pass over the whole (T, B, 4H) projection), the gate activations written over the
-pre-activations, one tanh for all four gates (common.sigmoid_halves), and in the backward the
-recurrent product on a contiguous W_hᵀ. With ``overwrite=True`` (the training step) dA is written over the activations G, step by
+Per step, on (B, ·) blocks that stay in cache: no allocation, the bias added and the sigmoid
+blocks halved there (not in passes over the whole (T, B, 4H) projection or over copies of the
+weights), the gate activations written over the pre-activations, one tanh for all four gates
+(common.sigmoid_halves), and in the backward the recurrent product on a contiguous W_hᵀ. With ``overwrite=True`` (the training step) dA is written over the activations G, step by
 step, after the step has read them: the cache is spent, and no second (T, B, 4H) array is made.
 """
 
@@ -30,10 +30,9 @@ def forward(p, X, state):
     h0, c0 = state
     T, B, _ = X.shape
     H = h0.shape[1]
-    half = sigmoid_halves(xp, 4, H, (3,), X.dtype)  # (4H,) 0.5 on i, f, o
-    G = input_projection(X, p["W_x"] * half)  # (T, B, 4H) halved pre-activations, bias not yet
-    bh = p["b"] * half  # added by the step, on a (B, 4H) block in cache
-    W_h = recurrent_product(xp, p["W_h"] * half, B)  # h_{t-1} W_h, W_h (H, 4H) halved the same way
+    bh = p["b"] * sigmoid_halves(xp, 4, H, (3,), X.dtype)  # (4H,) b, halved on i, f, o
+    G = input_projection(X, p["W_x"])  # (T, B, 4H) x_t W_x; the step adds the rest
+    W_h = recurrent_product(xp, p["W_h"], B)  # h_{t-1} W_h, W_h (H, 4H)
     Cext = xp.empty((T + 1, B, H), X.dtype)
     Hext = xp.empty_like(Cext)
     Cext[0], Hext[0] = c0, h0
@@ -57,24 +56,27 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     dA = G if overwrite else xp.empty_like(G)  # (T, B, 4H) gradient at the pre-activations
     sq = xp.empty(T)  # ‖∂L/∂(h_t, c_t)‖², kept on the device until the window is done
     dh_next, dc_next = (xp.array(s, copy=True) for s in dstate_out)  # (B, H) buffers we own
+    db = xp.zeros(H4, G.dtype)  # the bias's gradient, added up step by step
     kernels = fused.kernels(G)  # numba's one pass for the step's arithmetic, if any
     backward_step = kernels["lstm_backward"] if kernels else _backward_step(xp, B, H, G.dtype)
     for t in range(T - 1, -1, -1):
         # g and da are the same memory when overwriting: every read of g comes first
-        sq[t] = backward_step(G[t], dA[t], tanhC[t], Cext[t], dHs[t], dh_next, dc_next)
+        sq[t] = backward_step(G[t], dA[t], tanhC[t], Cext[t], dHs[t], dh_next, dc_next, db)
         W_hT(dA[t], dh_next)  # into h_{t-1}
     dX = weight_grads(X, Hext[:-1], dA, dA, p["W_x"], grads, prefix,
-                      dHs if overwrite else None)
+                      dHs if overwrite else None, db)
     return dX, (dh_next, dc_next), xp.sqrt(sq)
 
 
 def _forward_step(xp):
     """The numpy forward step, with the signature of fused.py's compiled one: step(g, bh,
-    c_prev, c, tc, h) adds the halved bias bh (4H,) to g (B, 4H), turns it into the activations
-    in place (one tanh call for all four gates, then σ = 0.5 tanh + 0.5 on i, f, o) and writes
-    c = f ⊙ c_prev + i ⊙ g, tc = tanh(c) and h = o ⊙ tc, each (B, H)."""
+    c_prev, c, tc, h) turns g (B, 4H), the pre-activations without the bias, into the
+    activations in place: i, f, o halved, the bias bh (4H,) (halved there too) added, one tanh
+    call for all four gates, then σ = 0.5 tanh + 0.5 on i, f, o; and writes c = f ⊙ c_prev +
+    i ⊙ g, tc = tanh(c) and h = o ⊙ tc, each (B, H)."""
     def step(g, bh, c_prev, c, tc, h):
         H = c.shape[1]
+        g[:, :3 * H] *= 0.5
         g += bh
         xp.tanh(g, out=g)  # g block: tanh(a); sigmoid blocks: tanh(a / 2)
         s = g[:, :3 * H]
@@ -90,13 +92,13 @@ def _forward_step(xp):
 
 def _backward_step(xp, B, H, dtype):
     """The numpy backward step, with the signature of fused.py's compiled one: step(g, da, tc,
-    c_prev, dh_in, dh_next, dc_next) writes da (B, 4H) (may be g itself: every read of g comes
-    first) and dc_next (-> ∂L/∂c_{t-1}) and returns ‖(∂L/∂h_t, ∂L/∂c_t)‖²; its (B, ·) scratch
-    buffers are made once per window."""
+    c_prev, dh_in, dh_next, dc_next, db) writes da (B, 4H) (may be g itself: every read of g
+    comes first) and dc_next (-> ∂L/∂c_{t-1}), adds da's rows into db (4H,) and returns
+    ‖(∂L/∂h_t, ∂L/∂c_t)‖²; its (B, ·) scratch buffers are made once per window."""
     dh, dc, tmp = (xp.empty((B, H), dtype) for _ in range(3))
     sd = xp.empty((B, 3 * H), dtype)  # σ' of i, f, o
 
-    def step(g, da, tc, c_prev, dh_in, dh_next, dc_next):
+    def step(g, da, tc, c_prev, dh_in, dh_next, dc_next, db):
         i, f, o, gg = g[:, :H], g[:, H:2 * H], g[:, 2 * H:3 * H], g[:, 3 * H:]
         xp.add(dh_in, dh_next, out=dh)  # from the loss at t + from the future
         # ‖∂L/∂(h_t, c_t)‖ of the state as the next step receives it (dc_next = ∂L/∂c_t at fixed
@@ -119,6 +121,7 @@ def _backward_step(xp, B, H, dtype):
         xp.multiply(dc, gg, out=da[:, :H])  # ∂/∂i
         xp.multiply(dc, tmp, out=da[:, 3 * H:])  # ∂/∂g through tanh (g's last read was above)
         da[:, :3 * H] *= sd
+        db += da.sum(axis=0)
         return sq
     return step
 
