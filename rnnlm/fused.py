@@ -182,7 +182,16 @@ def _compile():
                 pi = pi - decay * pi
             p[i] = pi - step * mi / (np.sqrt(vi) + eps)
 
-    return {"tanh": tanh, "lstm_forward": lstm_forward, "lstm_backward": lstm_backward,
+    @exact
+    def scatter_rows(target, ids, values):
+        """target[ids[i]] += values[i] for i = 0, 1, ... in order (np.add.at's meaning and
+        order, so the same floats): target (V, D), ids (N,) all in [0, V), values (N, D)."""
+        for i in range(ids.size):
+            t, v = target[ids[i]], values[i]
+            for j in range(v.size):
+                t[j] += v[j]
+
+    return {"scatter_rows": scatter_rows, "tanh": tanh, "lstm_forward": lstm_forward, "lstm_backward": lstm_backward,
             "softmax_xent": softmax_xent,
             "gru_backward": gru_backward, "adam": adam}
 

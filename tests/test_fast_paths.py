@@ -378,6 +378,10 @@ def test_scatter_add_by_rows_equals_add_at(n):
     flat = np.zeros(40)
     scatter_add(np, flat, ids, values[:, 0])  # 1-d: np.add.at itself
     np.testing.assert_allclose(flat, np.bincount(ids, values[:, 0], minlength=40))
+    target32, expected32 = (expected.astype(np.float32) for _ in range(2))  # numba's loop
+    np.add.at(expected32, ids, values.astype(np.float32))
+    scatter_add(np, target32, ids, values.astype(np.float32))
+    np.testing.assert_array_equal(target32, expected32)  # np.add.at's order: the same floats
 
 
 @pytest.mark.parametrize("cls, wd", [("Adam", 0.0), ("Adam", 0.1), ("AdamW", 0.1)])
