@@ -24,8 +24,8 @@ import time
 from rnnlm.errors import RnnlmError
 from rnnlm.nn.cells import get_cell
 
-from .bench_counts import (ADAPTIVE, CONFIGS, bptt_bytes, head_terms, multiply_adds,  # noqa: F401
-                           param_count, spec_of, step_flops, zipf_shares)
+from .bench_counts import (ADAPTIVE, CONFIGS, bptt_bytes, folds, head_terms,  # noqa: F401
+                           multiply_adds, param_count, spec_of, step_flops, zipf_shares)
 
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 SQUARE_SIZES = (1024, 2048)
@@ -204,7 +204,8 @@ def summarize(name, threads, ours, theirs, probe=False):
         t_tok = [tokens / t["step_s"] for t in theirs]
         r.update(torch_tokens_per_s=statistics.median(t_tok), torch_step_ms=1e3 * tokens /
                  statistics.median(t_tok), torch_rounds_tokens_per_s=t_tok,
-                 torch_gflops=flops / (tokens / statistics.median(t_tok)) / 1e9,
+                 torch_gflops=step_flops(name, folded=False) / (tokens / statistics.median(t_tok))
+                 / 1e9,
                  torch_version=theirs[0]["torch"])
     r["ratio"] = r["train_tokens_per_s"] / r["torch_tokens_per_s"] if theirs else None
     # max/min over the rounds, the worse side: above NOISY the machine's load moved under us

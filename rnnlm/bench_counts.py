@@ -49,7 +49,15 @@ def head_terms(name):
     return macs, kept
 
 
-def multiply_adds(name):
+def folds(name):
+    """Whether rnnlm folds the config's embedding into its first layer (model/lm.py,
+    FOLD_RATIO: V · 4 ≤ T · B, no dropout): the char configs."""
+    from rnnlm.model import lm
+    cell, V, D, H, L, B, T = CONFIGS[name]
+    return V * lm.FOLD_RATIO <= T * B
+
+
+def multiply_adds(name, folded=None):
     """Multiply-adds of one training step, counted from the matrix products alone.
 
     With N = T·B tokens, k gate blocks (1 RNN, 3 GRU, 4 LSTM), D_in = D for layer 0 and H above:
@@ -61,19 +69,26 @@ def multiply_adds(name):
                        dA·Wᵀ (for layer 0 too: it feeds the embedding) and the weight gradient Aᵀ·dA
         step     M = 3F multiply-adds;  flops = 2M = 6F
 
-    Left out: gate arithmetic, softmax, embedding, clipping and the update, all O(N·H + params).
-    The adaptive head's H·V term is head_terms' expected count.
-    Config a: N = 2048, F = 2048 · ((64+512)·2048 + (512+512)·2048 + 512·65) = 6.779e9, so one
-    step is 40.7 GFLOP.
+    When the embedding folds into the first layer (``folds``; ``folded`` None: as rnnlm does,
+    False: as written, PyTorch's count) its three N·D·kH products are three of V·D·kH: rnnlm's
+    GFLOP/s count the products it computes. Left out: gate arithmetic, softmax, the table's
+    gather and scatter, clipping and the update, all O(N·H + params). The adaptive head's H·V
+    term is head_terms' expected count.
+    Config a as written: N = 2048, F = 2048 · ((64+512)·2048 + (512+512)·2048 + 512·65) =
+    6.779e9, one step 40.7 GFLOP; folded, F = 6.779e9 - (2048 - 65) · 64 · 2048 = 6.519e9, one
+    step 39.1 GFLOP.
     """
     cell, V, D, H, L, B, T = CONFIGS[name]
     kH = get_cell(cell).k * H
     per_token = sum(((D if l == 0 else H) + H) * kH for l in range(L)) + head_terms(name)[0]
-    return int(3 * T * B * per_token)
+    F = T * B * per_token
+    if folds(name) if folded is None else folded:
+        F -= (T * B - V) * D * kH
+    return int(3 * F)
 
 
-def step_flops(name):
-    return 2 * multiply_adds(name)
+def step_flops(name, folded=None):
+    return 2 * multiply_adds(name, folded)
 
 
 def param_count(name):
@@ -112,6 +127,8 @@ def bptt_bytes(name, activations_only=False):
         bptt_bytes = 4 · (N · (D + L·c·H + V) + P)
 
     The carried-in state (h_0, c_0: B·H each) is cached too, but it exists before the step.
+    With the embedding folded into the first layer (``folds``) rnnlm keeps the ids instead of
+    the N · D embedding output; the count stays the one above (config a: 0.5 of 69.7 MiB).
     Config a: 4 · (2048 · (64 + 2·7·512 + 65) + 3,318,401) = 59.8 MB + 13.3 MB = 69.7 MiB.
     ``activations_only=True`` leaves P out (57.0 MiB for a).
     """

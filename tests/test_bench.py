@@ -36,8 +36,14 @@ def one_line_error(result, *needles):
 def test_flops_by_hand():
     # default: LSTM (k = 4), V 65, D 64, H 256, 2 layers, B 32, T 64: N = 2048 tokens.
     forward = 2048 * ((64 + 256) * 1024 + (256 + 256) * 1024 + 256 * 65)
-    assert bench.multiply_adds("default") == 3 * forward == 5_336_727_552
-    assert bench.step_flops("default") == 6 * forward
+    assert bench.multiply_adds("default", folded=False) == 3 * forward == 5_336_727_552
+    assert bench.step_flops("default", folded=False) == 6 * forward
+    # as rnnlm computes it: V 65 · 4 <= N, the embedding folds into layer 0, whose input
+    # products are (65, 64) @ (64, 1024) and its two gradients
+    assert bench.folds("default") and not bench.folds("b")
+    folded = 2048 * (256 * 1024 + (256 + 256) * 1024 + 256 * 65) + 65 * 64 * 1024
+    assert bench.multiply_adds("default") == 3 * folded == 4_946_853_888
+    assert bench.step_flops("b") == bench.step_flops("b", folded=False)
 
 
 def test_flops_of_a_tiny_gru(monkeypatch):

@@ -47,6 +47,38 @@ def test_model_gradcheck(cell, layers_, dropout):
     assert sum(k.startswith("state.") for k in errors) == layers_ * (2 if cell == "lstm" else 1)
 
 
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("tie", [False, True])
+def test_embedding_folded_into_the_first_layer(cell, tie, monkeypatch):
+    """With the embedding folded into the first layer (layers.Lookup: the (V, D) @ (D, kH)
+    table, its rows gathered, dA's rows scattered back) the loss, every gradient, the step norms
+    and the state's gradient are those of the plain path, and the folded path passes the
+    finite-difference check on its own."""
+    spec = model.ModelSpec(cell, 5, 6 if tie else 4, 6, 2, tie_weights=tie)  # tied: D = H
+    rng = np.random.default_rng(7)
+    params = model.init_params(spec, rng, np.float64)
+    x, y = rng.integers(0, 5, (4, 6)), rng.integers(0, 5, (4, 6))  # V 5 · 4 <= T·B 24: folds
+    state = tuple(tuple(s + 0.2 for s in layer) for layer in model.zero_state(spec, 4))
+    out = {}
+    for ratio in (4, 10 ** 9):  # folded, then not
+        monkeypatch.setattr(model.lm, "FOLD_RATIO", ratio)
+        top, _, cache = model.lm.forward_hidden(params, spec, x, state)
+        assert (cache.embed is None) == (ratio == 4)
+        out[ratio] = model.loss_and_grads(params, spec, x, y, state)
+        logits, _, cache = model.forward(params, spec, x, state)
+        out[ratio] += (model.backward(params, spec, np.ones_like(logits), cache, param_grads=False),)
+    (l1, g1, s1, n1, flow1), (l2, g2, s2, n2, flow2) = out[4], out[10 ** 9]
+    assert l1 == pytest.approx(l2, rel=1e-12)
+    assert set(g1) == set(g2)
+    for k in g2:
+        np.testing.assert_allclose(g1[k], g2[k], rtol=1e-10, atol=1e-12, err_msg=k)
+    np.testing.assert_allclose(n1, n2, rtol=1e-10)
+    np.testing.assert_allclose(flow1[1], flow2[1], rtol=1e-10)  # the probe's step norms
+    monkeypatch.setattr(model.lm, "FOLD_RATIO", 0)  # always folds (no dropout in the spec)
+    errors = check_model(spec)
+    assert max(errors.values()) < TOLERANCE, errors
+
+
 def test_layer_gradients():
     rng = np.random.default_rng(0)
     X, W, b = rng.standard_normal((6, 4)), rng.standard_normal((4, 5)), rng.standard_normal(5)

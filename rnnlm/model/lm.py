@@ -37,7 +37,7 @@ from rnnlm.nn.cells import get_cell
 from rnnlm.nn.functional import add_grad
 from rnnlm.nn.heads import get_head, head_params
 from rnnlm.nn.heads.softmax import nll_
-from rnnlm.nn.layers import (dropout_backward, embedding_backward,
+from rnnlm.nn.layers import (Lookup, TableGrad, dropout_backward, embedding_backward,
                              embedding_forward, masked_forward, tied_linear_backward,
                              tied_linear_forward)
 from rnnlm.nn.regularisers import (ar_backward, ar_forward, tar_backward, tar_forward,
@@ -47,8 +47,15 @@ from .masks import Masks, draw_masks
 from .params import layer_params
 
 
+# The embedding folds into the first layer (layers.Lookup: the (V, D) @ (D, kH) table instead of
+# the window's (T·B, D) @ (D, kH) products) when V · FOLD_RATIO ≤ T · B and no dropout sits
+# between them. The gather and the scatter of the table's rows cost about a product's memory
+# traffic, so the vocabulary must be well below the window: char models, not word models.
+FOLD_RATIO = 4
+
+
 class LMCache(NamedTuple):
-    embed: tuple  # the embedding's cache
+    embed: tuple  # the embedding's cache (None when it folded into the first layer)
     drops: list  # L + 1 dropout masks (None when off): embedding output, then each layer's output
     layers: list  # L cell caches
     head: object  # the head's cache (its input top (T * B, H); tied: (top, embed.W)); None
@@ -68,11 +75,16 @@ def _body(params, spec, x, state, masks):
     last step, and the pieces of the cache."""
     cell = get_cell(spec.cell)
     m = masks or Masks(None, None, [None] * spec.layers, [None] * spec.layers)
-    emb, emb_cache = embedding_forward(params["embed.W"], x.T)  # (T, B, D)
+    E = params["embed.W"]
     words = None
-    if m.words is not None:
-        emb, words = word_dropout_forward(emb, x.T, m.words)
-    h, drop = masked_forward(emb, m.embed)
+    if m.words is None and m.embed is None and E.shape[0] * FOLD_RATIO <= x.size:
+        # the first layer multiplies E itself and gathers rows (layers.Lookup)
+        h, emb_cache, drop = Lookup(array_module(E).ascontiguousarray(x.T), E), None, None
+    else:
+        emb, emb_cache = embedding_forward(E, x.T)  # (T, B, D)
+        if m.words is not None:
+            emb, words = word_dropout_forward(emb, x.T, m.words)
+        h, drop = masked_forward(emb, m.embed)
     layer_caches, drops, new_state, weights = [], [drop], [], []
     raw = h
     for l in range(spec.layers):
@@ -209,7 +221,9 @@ def backward_hidden(params, spec, dtop, cache, dstate=None, param_grads=True, gr
                                                    cache.layers[l], local, f"rnn.{l}.", overwrite)
         for name, g in (local or {}).items():
             add_grad(grads, name, weight_drop_backward(g, wd[1]) if name.endswith(".W_h") else g)
-    if param_grads:
+    if param_grads and isinstance(dh, TableGrad):  # the first layer read a Lookup
+        add_grad(grads, "embed.W", dh.dE)
+    elif param_grads:
         dh = dropout_backward(dh, cache.drops[0])
         embedding_backward(dropout_backward(dh, cache.words), cache.embed, grads, "embed.W")
     step_norms = xp.stack(norms) if norms else xp.empty((0, T))

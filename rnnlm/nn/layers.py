@@ -7,6 +7,8 @@ the names it is given (``grads=None``: input gradient only, as the gradient-flow
 Shape letters: N rows (= T * B tokens), V vocabulary, D embedding, H hidden.
 """
 
+from typing import NamedTuple
+
 from rnnlm.backend import array_module, matmul, scatter_add, to_device
 
 from .functional import add_grad
@@ -26,6 +28,31 @@ def embedding_backward(dout, cache, grads, name):
     if name not in grads:
         grads[name] = xp.zeros(shape, dtype=dout.dtype)
     scatter_add(xp, grads[name], ids.reshape(-1), dout.reshape(-1, shape[1]))  # repeats add up
+
+
+class Lookup(NamedTuple):
+    """The embedding's output (T, B, D) not yet looked up: ids (T, B) into E (V, D). The model
+    hands this to the first layer instead of the rows when the vocabulary is small beside the
+    window (V · 4 ≤ T · B, char models) and nothing sits between the two (no dropout on the
+    embedding): the layer's input product X W_x is then (E W_x)[ids], one (V, D) @ (D, kH)
+    product and a gather, and its gradients come from the (V, kH) table of dA's rows summed by
+    id (cells/common.py), so three products of N·D·kH multiply-adds become three of V·D·kH."""
+    ids: object  # (T, B) int
+    E: object  # (V, D)
+
+    @property
+    def shape(self):
+        return (*self.ids.shape, self.E.shape[1])
+
+    @property
+    def dtype(self):
+        return self.E.dtype
+
+
+class TableGrad(NamedTuple):
+    """What the first layer's backward returns for a Lookup input: the gradient of E (V, D)
+    itself, to be added into the embedding's (in place of rows to scatter)."""
+    dE: object  # (V, D)
 
 
 # ---------------------------------------------------------------- linear

@@ -2,17 +2,28 @@
 it (forward, and with W_hᵀ backward), the weight gradients after it, and the sigmoid through tanh."""
 
 from rnnlm import mkl
-from rnnlm.backend import matmul
+from rnnlm.backend import array_module, matmul, scatter_add
 
 from ..functional import add_grad
+from ..layers import Lookup, TableGrad
 
 
 def input_projection(X, W_x, b=None, out=None):
     """X W_x (+ b) for every time step at once: (T, B, D) -> (T, B, kH), one matrix product
     (written into ``out`` (T, B, kH), a contiguous array, when given). b None: the caller adds
     the bias in its time loop, where each (B, kH) block is in cache (a pass over the whole
-    array cost 2.5 ms of config a's step per layer)."""
+    array cost 2.5 ms of config a's step per layer). X may be a Lookup (layers.py): then the
+    product is (E W_x (+ b))[ids], the (V, kH) table's rows gathered."""
     T, B, D = X.shape
+    if isinstance(X, Lookup):
+        table = matmul(X.E, W_x)  # (V, kH)
+        if b is not None:
+            table += b
+        xp = array_module(table)
+        if out is None:
+            return table[X.ids]
+        xp.take(table, X.ids.reshape(-1), axis=0, out=out.reshape(T * B, -1))
+        return out
     A = matmul(X.reshape(T * B, D), W_x, None if out is None else out.reshape(T * B, -1))
     if b is not None:
         A += b
@@ -77,6 +88,8 @@ def weight_grads(X, Hprev, dA_x, dA_h, W_x, grads=None, prefix="", out=None, db=
     kH = dA_x.shape[2]
     H = Hprev.shape[2]
     dAx = dA_x.reshape(T * B, kH)
+    if isinstance(X, Lookup):
+        return _table_grads(X, Hprev, dAx, dA_h, W_x, grads, prefix, db)
     if grads is not None:
         add_grad(grads, prefix + "W_x", matmul(X.reshape(T * B, D).T, dAx))  # (D, kH)
         if dA_h is not None:
@@ -86,3 +99,21 @@ def weight_grads(X, Hprev, dA_x, dA_h, W_x, grads=None, prefix="", out=None, db=
     if out is not None and out.shape == X.shape and out.flags.c_contiguous:
         return matmul(dAx, W_x.T, out.reshape(T * B, D)).reshape(T, B, D)
     return matmul(dAx, W_x.T).reshape(T, B, D)
+
+
+def _table_grads(X, Hprev, dAx, dA_h, W_x, grads, prefix, db):
+    """weight_grads for a Lookup input X (ids into E): dA's rows summed by id into a (V, kH)
+    table dT, then dW_x = Eᵀ dT, db = the table's column sums, and E's own gradient dT W_xᵀ
+    (V, D), returned as a TableGrad (None when grads is None: the probe wants no parameters)."""
+    if grads is None:
+        return None
+    xp = array_module(dAx)
+    V, kH = X.E.shape[0], dAx.shape[1]
+    dT = xp.zeros((V, kH), dAx.dtype)
+    scatter_add(xp, dT, X.ids.reshape(-1), dAx)  # (V, kH)
+    add_grad(grads, prefix + "W_x", matmul(X.E.T, dT))  # (D, kH)
+    if dA_h is not None:
+        H = Hprev.shape[2]
+        add_grad(grads, prefix + "W_h", matmul(Hprev.reshape(-1, H).T, dA_h.reshape(-1, kH)))
+    add_grad(grads, prefix + "b", dT.sum(axis=0) if db is None else db)
+    return TableGrad(matmul(dT, W_x.T))  # (V, D)

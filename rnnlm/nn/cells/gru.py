@@ -20,14 +20,14 @@ from .common import input_projection, recurrent_product, sigmoid_halves, weight_
 
 
 class GRUCache(NamedTuple):
-    X: object  # (T, B, D) the window's inputs
+    X: object  # (T, B, D) the window's inputs, or a Lookup of them (layers.py)
     G: object  # (T, B, 3H) activations r, z, n (the input-side gradient after an overwriting backward)
     HN: object  # (T, B, H) h_{t-1} W_h[n] + b_hn
     Hext: object  # (T + 1, B, H) h_0 (carried in), then h_1 .. h_T (the layer's output)
 
 
 def forward(p, X, state):
-    xp = array_module(X)
+    xp = array_module(p["W_h"])  # X may be a Lookup (layers.py), not an array
     (h0,) = state
     T, B, _ = X.shape
     H = h0.shape[1]

@@ -18,7 +18,7 @@ from .common import input_projection, recurrent_product, sigmoid_halves, weight_
 
 
 class LSTMCache(NamedTuple):
-    X: object  # (T, B, D) the window's inputs
+    X: object  # (T, B, D) the window's inputs, or a Lookup of them (layers.py)
     G: object  # (T, B, 4H) activations: i, f, o sigmoid; g tanh (dA after an overwriting backward)
     Cext: object  # (T + 1, B, H) c_0 (carried in), then the cell states c_1 .. c_T
     tanhC: object  # (T, B, H) tanh(c_t), kept for backward
@@ -26,7 +26,7 @@ class LSTMCache(NamedTuple):
 
 
 def forward(p, X, state):
-    xp = array_module(X)
+    xp = array_module(p["W_h"])  # X may be a Lookup (layers.py), not an array
     h0, c0 = state
     T, B, _ = X.shape
     H = h0.shape[1]
@@ -37,7 +37,7 @@ def forward(p, X, state):
     Hext = xp.empty_like(Cext)
     Cext[0], Hext[0] = c0, h0
     tanhC = xp.empty((T, B, H), X.dtype)
-    kernels = fused.kernels(X)  # numba's one pass for the step's arithmetic, if any
+    kernels = fused.kernels(G)  # numba's one pass for the step's arithmetic, if any
     forward_step = kernels["lstm_forward"] if kernels else _forward_step(xp)
     for t in range(T):
         g = G[t]

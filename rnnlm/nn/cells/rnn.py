@@ -16,12 +16,12 @@ from .common import input_projection, recurrent_product, weight_grads
 
 
 class RNNCache(NamedTuple):
-    X: object  # (T, B, D) the window's inputs
+    X: object  # (T, B, D) the window's inputs, or a Lookup of them (layers.py)
     Hext: object  # (T + 1, B, H) h_0 (carried in), then h_t = φ(a_t)
 
 
 def _forward(p, X, state, relu):
-    xp = array_module(X)
+    xp = array_module(p["W_h"])  # X may be a Lookup (layers.py), not an array
     (h0,) = state
     T, B, _ = X.shape
     H = h0.shape[1]
