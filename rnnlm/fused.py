@@ -1,5 +1,5 @@
-"""The LSTM's and GRU's per-step gate arithmetic, and Adam's update, each in one compiled pass
-(optional: numba).
+"""The LSTM's and GRU's per-step gate arithmetic, the softmax's gradient, the embedding's row
+scatter and Adam's update, each in one compiled pass (optional: numba).
 
 numpy makes one pass over a (B, ·) block per operation: the LSTM backward step is 14 of them, its
 forward step 8 (bias, tanh, 4 for the gates and c, tanh(c), h), the GRU backward step 16. With
@@ -35,8 +35,8 @@ def _compile():
     # Each kernel works a batch row at a time on 1-d slices, which LLVM vectorises; indexing the
     # 2-d arrays directly, or writing a gradient over the activations it reads (the training
     # step's overwrite), made it fall back to one element at a time: the LSTM backward step on
-    # (32, 512) 55 -> 34 µs, the GRU's 59 -> 45 µs. A gradient meant for the activations' memory is built in a
-    # one-row scratch and copied in once the row's reads are done.
+    # (32, 512) 55 -> 34 µs, the GRU's 59 -> 45 µs. A gradient meant for the activations' memory
+    # is built in a one-row scratch and copied in once the row's reads are done.
 
     @jit
     def lstm_forward(g, bh, c_prev, c, tc, h):
@@ -139,6 +139,7 @@ def _compile():
         N, C = Z.shape
         bits = np.empty(C, np.int32)  # 2^k of each exp as float32 bits, read through a view
         pow2 = bits.view(np.float32)
+        inv_denom = one / np.float32(denom)
         total = 0.0
         for n in range(N):
             z, mn, y = Z[n], m[n], targets[n]
@@ -156,8 +157,8 @@ def _compile():
                 e = z[j] * scale
                 z[j] = e
                 column_sums[j] += e
-            z[y] -= one / np.float32(denom)
-            column_sums[y] -= one / np.float32(denom)
+            z[y] -= inv_denom
+            column_sums[y] -= inv_denom
             total += np.log(s) - z_y
         return total
 
@@ -191,9 +192,9 @@ def _compile():
             for j in range(v.size):
                 t[j] += v[j]
 
-    return {"scatter_rows": scatter_rows, "tanh": tanh, "lstm_forward": lstm_forward, "lstm_backward": lstm_backward,
-            "softmax_xent": softmax_xent,
-            "gru_backward": gru_backward, "adam": adam}
+    return {"lstm_forward": lstm_forward, "lstm_backward": lstm_backward,
+            "gru_backward": gru_backward, "softmax_xent": softmax_xent,
+            "scatter_rows": scatter_rows, "adam": adam, "tanh": tanh}
 
 
 # tanh(x) ≈ x·P(x²) / Q(x²) on [-9, 9], P and Q of degree 4 (Q's constant term 1), fitted by us
@@ -227,8 +228,9 @@ def _exp_parts():
     """The scalar function exp_parts(x) -> (p, k) with exp(x) = p·2^k for float32 x in
     [-126 ln 2, 0], plain arithmetic for numba to inline and vectorise (the caller builds 2^k
     from its bits): k = x / ln 2 rounded to nearest (adding and subtracting 1.5·2^23 rounds a
-    float32), r = x - k ln 2 with ln 2 in two parts (the first exact in few bits, so k·ln2_hi is
-    exact), |r| ≤ ln 2 / 2, and p = exp(r) by its Taylor series to r⁷ (truncation below 6e-9)."""
+    float32), r = x - k ln 2 with ln 2 in two parts (the first exact in few bits, so k·ln2_hi
+    is exact), |r| ≤ ln 2 / 2, and p = exp(r) by its Taylor series to r⁷ (truncation below
+    6e-9)."""
     import math
 
     import numpy as np

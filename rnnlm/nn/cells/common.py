@@ -62,9 +62,9 @@ def sigmoid_halves(xp, k, H, tanh_blocks, dtype):
 
     σ(a) = (1 + tanh(a / 2)) / 2: with the sigmoid blocks' pre-activations halved (exact in
     floating point; the GRU halves its weights' columns once per window, the LSTM each step's
-    (B, 4H) block, which costs less than copies of W_x and W_h) one tanh call covers every gate, followed by s = 0.5 s + 0.5 on the sigmoid
-    blocks, 3 passes where the exp form takes 5 (numpy 2.4, float32: 15 against 30 µs on
-    (32, 768)). The absolute error of σ stays at float rounding (σ near 0 loses relative digits,
+    (B, 4H) block, which costs less than copies of W_x and W_h) one tanh call covers every gate,
+    followed by s = 0.5 s + 0.5 on the sigmoid blocks, 3 passes where the exp form takes 5
+    (numpy 2.4, float32: 15 against 30 µs on (32, 768)). The absolute error of σ stays at float rounding (σ near 0 loses relative digits,
     which no gate product can see).
     """
     half = xp.full(k * H, 0.5, dtype)
@@ -88,32 +88,29 @@ def weight_grads(X, Hprev, dA_x, dA_h, W_x, grads=None, prefix="", out=None, db=
     kH = dA_x.shape[2]
     H = Hprev.shape[2]
     dAx = dA_x.reshape(T * B, kH)
+    if grads is not None and dA_h is not None:
+        add_grad(grads, prefix + "W_h", matmul(Hprev.reshape(T * B, H).T,
+                                               dA_h.reshape(T * B, kH)))  # (H, kH)
     if isinstance(X, Lookup):
-        return _table_grads(X, Hprev, dAx, dA_h, W_x, grads, prefix, db)
+        return _table_grads(X, dAx, W_x, grads, prefix, db)
     if grads is not None:
         add_grad(grads, prefix + "W_x", matmul(X.reshape(T * B, D).T, dAx))  # (D, kH)
-        if dA_h is not None:
-            add_grad(grads, prefix + "W_h", matmul(Hprev.reshape(T * B, H).T,
-                                                   dA_h.reshape(T * B, kH)))
         add_grad(grads, prefix + "b", dAx.sum(axis=0) if db is None else db)  # (kH,)
     if out is not None and out.shape == X.shape and out.flags.c_contiguous:
         return matmul(dAx, W_x.T, out.reshape(T * B, D)).reshape(T, B, D)
     return matmul(dAx, W_x.T).reshape(T, B, D)
 
 
-def _table_grads(X, Hprev, dAx, dA_h, W_x, grads, prefix, db):
-    """weight_grads for a Lookup input X (ids into E): dA's rows summed by id into a (V, kH)
-    table dT, then dW_x = Eᵀ dT, db = the table's column sums, and E's own gradient dT W_xᵀ
-    (V, D), returned as a TableGrad (None when grads is None: the probe wants no parameters)."""
+def _table_grads(X, dAx, W_x, grads, prefix, db):
+    """weight_grads' input side for a Lookup input X (ids into E): dA's rows (T * B, kH) summed
+    by id into a (V, kH) table dT, then dW_x = Eᵀ dT, db = the table's column sums, and E's own
+    gradient dT W_xᵀ (V, D), returned as a TableGrad (None when grads is None: the probe wants no
+    parameters)."""
     if grads is None:
         return None
     xp = array_module(dAx)
-    V, kH = X.E.shape[0], dAx.shape[1]
-    dT = xp.zeros((V, kH), dAx.dtype)
+    dT = xp.zeros((X.E.shape[0], dAx.shape[1]), dAx.dtype)
     scatter_add(xp, dT, X.ids.reshape(-1), dAx)  # (V, kH)
     add_grad(grads, prefix + "W_x", matmul(X.E.T, dT))  # (D, kH)
-    if dA_h is not None:
-        H = Hprev.shape[2]
-        add_grad(grads, prefix + "W_h", matmul(Hprev.reshape(-1, H).T, dA_h.reshape(-1, kH)))
     add_grad(grads, prefix + "b", dT.sum(axis=0) if db is None else db)
     return TableGrad(matmul(dT, W_x.T))  # (V, D)

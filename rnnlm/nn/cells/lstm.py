@@ -3,8 +3,9 @@
 Per step, on (B, ·) blocks that stay in cache: no allocation, the bias added and the sigmoid
 blocks halved there (not in passes over the whole (T, B, 4H) projection or over copies of the
 weights), the gate activations written over the pre-activations, one tanh for all four gates
-(common.sigmoid_halves), and in the backward the recurrent product on a contiguous W_hᵀ. With ``overwrite=True`` (the training step) dA is written over the activations G, step by
-step, after the step has read them: the cache is spent, and no second (T, B, 4H) array is made.
+(common.sigmoid_halves), and in the backward the recurrent product on a contiguous W_hᵀ. With
+``overwrite=True`` (the training step) dA is written over the activations G, step by step, after
+the step has read them: the cache is spent, and no second (T, B, 4H) array is made.
 """
 
 from typing import NamedTuple
