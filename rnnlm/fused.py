@@ -162,6 +162,27 @@ def _compile():
             total += np.log(s) - z_y
         return total
 
+    @jit
+    def softmax_nll(Z, m, targets, floor, out):
+        """out (N,) = -log softmax(Z)[row, target] for Z (N, C) logits with the bias added and
+        m (N,) their row maxima, in one pass over Z (which is left as it was): evaluation's
+        loss. Shifted logits are raised to floor before exp, the target's read before."""
+        N, C = Z.shape
+        bits = np.empty(C, np.int32)
+        pow2 = bits.view(np.float32)
+        parts = np.empty(C, np.float32)
+        for n in range(N):
+            z, mn = Z[n], m[n]
+            for j in range(C):
+                a = z[j] - mn
+                p, k = exp_parts(floor if a < floor else a)  # a NaN stays a NaN
+                bits[j] = (np.int32(k) + 127) << 23
+                parts[j] = p
+            s = np.float32(0.0)
+            for j in range(C):
+                s += parts[j] * pow2[j]
+            out[n] = np.log(s) - (z[targets[n]] - mn)
+
     # No fast-math flags here: each operation rounds as numpy's does, in numpy's order, so the
     # update is bit for bit the numpy path's (a run resumes exactly with numba on or off).
     exact = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
@@ -193,7 +214,7 @@ def _compile():
                 t[j] += v[j]
 
     return {"lstm_forward": lstm_forward, "lstm_backward": lstm_backward,
-            "gru_backward": gru_backward, "softmax_xent": softmax_xent,
+            "gru_backward": gru_backward, "softmax_xent": softmax_xent, "softmax_nll": softmax_nll,
             "scatter_rows": scatter_rows, "adam": adam, "tanh": tanh}
 
 

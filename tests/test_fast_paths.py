@@ -335,9 +335,10 @@ def test_softmax_split_over_threads_equals_one_block(threads, monkeypatch):
 @pytest.mark.parametrize("N, V", [(7, 3), (50, 65), (33, 1001)])
 def test_softmax_kernel_equals_the_numpy_path(N, V, monkeypatch):
     """numba's in-place softmax gradient (its own vectorised exp) against numpy's: the same
-    gradient to float32 rounding, its column sums, the same summed loss, confident rows included (logits far below
-    the row's best are floored, not made subnormal), and a NaN logit makes the loss NaN."""
-    from rnnlm.nn.heads.softmax import softmax_cross_entropy_
+    gradient to float32 rounding, its column sums, the same summed loss and evaluation's
+    per-row loss, confident rows included (logits far below the row's best are floored, not made
+    subnormal), and a NaN logit makes the loss NaN."""
+    from rnnlm.nn.heads.softmax import nll_, softmax_cross_entropy_
     if fused.kernels(np.zeros(1, np.float32)) is None:
         pytest.skip("numba is off (RNNLM_NUMBA=0) or not installed (pip install -e '.[fast]')")
     rng = np.random.default_rng(N)
@@ -358,7 +359,12 @@ def test_softmax_kernel_equals_the_numpy_path(N, V, monkeypatch):
     np.testing.assert_allclose(out["numba"][2], out["numba"][1].sum(axis=0), rtol=1e-4, atol=1e-7)
     assert ((np.abs(out["numba"][1]) > 0) & (np.abs(out["numba"][1]) < 1.2e-38)).sum() == 0
     monkeypatch.undo()
+    nll = nll_(Z.copy(), y, b)  # evaluation's one pass, against numpy's
+    monkeypatch.setattr(fused, "_kernels", False)
+    np.testing.assert_allclose(nll, nll_(Z.copy(), y, b), rtol=1e-6, atol=1e-6)
+    monkeypatch.undo()
     Z[N // 2, V // 2] = np.nan
+    assert np.isnan(nll_(Z.copy(), y, b)[N // 2])
     assert np.isnan(float(softmax_cross_entropy_(Z, y, N, b)))
 
 

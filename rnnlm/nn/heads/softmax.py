@@ -85,12 +85,20 @@ def softmax_cross_entropy(logits, targets, weights=None):
 # ---------------------------------------------------------------- in place, for the heads
 def nll_(Z, targets, bias=None):
     """-log softmax(Z + bias)[row, target] (N,) of logits Z (N, C) and bias (C,) or None; Z is
-    overwritten (exp of it). Rows are independent: big arrays are split over host threads
-    (backend.by_rows)."""
+    overwritten (with the bias added, and on numpy's path exp of it). Rows are independent: big
+    arrays are split over host threads (backend.by_rows)."""
+    xp = array_module(Z)
+    kernels = fused.kernels(Z)  # numba's one pass after the row maximum, if any
+
     def rows(s):
         Zs = Z[s]
         if bias is not None:
             Zs += bias
+        if kernels and Zs.flags.c_contiguous:
+            out = xp.empty(Zs.shape[0], Zs.dtype)
+            kernels["softmax_nll"](Zs, Zs.max(axis=1), targets[s], Zs.dtype.type(exp_floor(Zs)),
+                                   out)
+            return out
         z_y, total = _exp_shifted_(Zs, targets[s])
         return array_module(Z).log(total) - z_y
     parts = by_rows(rows, Z)
