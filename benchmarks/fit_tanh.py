@@ -1,5 +1,5 @@
-"""Fit the rational tanh of rnnlm/fused.py: tanh(x) ≈ x·P(x²) / Q(x²) on [0, 9], P and Q of
-degree 4, Q(0) = 1; prints the coefficients and their errors.
+"""Fit the rational tanh of rnnlm/fused/scalar.py: tanh(x) ≈ x·P(x²) / Q(x²) on [0, 9], P and
+Q of degree 4, Q(0) = 1; prints the coefficients and their errors.
 
     .venv/bin/python benchmarks/fit_tanh.py
 
@@ -33,7 +33,7 @@ def fit(p=4, q=4, edge=9.0, rounds=60):
 
 def ulps_in_float32(P, Q, n=2_000_000, seed=0):
     """Largest error in units of the last place of the rational function evaluated in float32
-    (Horner, as fused.py does), over uniform points in [-9, 9] and log-uniform ones down to 1e-8."""
+    (Horner, as fused/scalar.py does), over uniform points in [-9, 9] and log-uniform ones down to 1e-8."""
     rng = np.random.default_rng(seed)
     x = np.concatenate([rng.uniform(-9, 9, n), 10.0 ** rng.uniform(-8, 0, n // 10)]).astype(np.float32)
     s = x * x

@@ -50,11 +50,11 @@ def head_terms(name):
 
 
 def folds(name):
-    """Whether rnnlm folds the config's embedding into its first layer (model/lm.py,
-    FOLD_RATIO: V · 4 ≤ T · B, no dropout): the char configs."""
+    """Whether rnnlm folds the config's embedding into its first layer (model/lm.py: V · 4 ≤
+    T · B, no dropout): the char configs."""
     from rnnlm.model import lm
     cell, V, D, H, L, B, T = CONFIGS[name]
-    return V * lm.FOLD_RATIO <= T * B
+    return lm.embedding_folds(V, T * B)
 
 
 def multiply_adds(name, folded=None):

@@ -210,7 +210,7 @@ def test_pack_buffers_traced_while_held_and_reused():
 
 def test_compiled_tanh_within_a_few_ulp_and_nan_kept():
     """The forward step's own tanh (a rational function numba vectorises) against float64 tanh:
-    within 8 units in the last place of float32 everywhere (fused.py's fit: 6), ±1 beyond ±9,
+    within 8 units in the last place of float32 everywhere (fused/scalar.py's fit: 6), ±1 beyond ±9,
     odd, and a NaN stays a NaN for the trainer's finiteness check."""
     k = fused.kernels(np.zeros(1, np.float32))
     if k is None:

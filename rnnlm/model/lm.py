@@ -54,6 +54,12 @@ from .params import layer_params
 FOLD_RATIO = 4
 
 
+def embedding_folds(vocab_size, tokens):
+    """Whether a window of ``tokens`` (T · B) folds the embedding into the first layer (when no
+    dropout sits between them)."""
+    return vocab_size * FOLD_RATIO <= tokens
+
+
 class LMCache(NamedTuple):
     embed: tuple  # the embedding's cache (None when it folded into the first layer)
     drops: list  # L + 1 dropout masks (None when off): embedding output, then each layer's output
@@ -77,7 +83,7 @@ def _body(params, spec, x, state, masks):
     m = masks or Masks(None, None, [None] * spec.layers, [None] * spec.layers)
     E = params["embed.W"]
     words = None
-    if m.words is None and m.embed is None and E.shape[0] * FOLD_RATIO <= x.size:
+    if m.words is None and m.embed is None and embedding_folds(E.shape[0], x.size):
         # the first layer multiplies E itself and gathers rows (layers.Lookup)
         h, emb_cache, drop = Lookup(array_module(E).ascontiguousarray(x.T), E), None, None
     else:

@@ -8,9 +8,9 @@ With λ > 0 the decay is divided by sqrt(v̂) like the gradient: weights with la
 decayed less. adamw.py (AdamW) decouples it instead. With weight_decay 0 the two are the same
 update, bit for bit.
 
-With numba installed, a float32 update is one compiled pass over each parameter (fused.py's
-``adam``), bit for bit the numpy lines below: on config b's 4.7 M parameters 17.6 -> 3.2 ms a
-step, one thread.
+With numba installed, a float32 update is one compiled pass over each parameter (fused/updates.py's
+``adam``), bit for bit the numpy lines below: on config b's 4.7 M parameters 17.6 -> 3.2 ms a step,
+one thread.
 """
 
 import math

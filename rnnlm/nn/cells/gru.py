@@ -95,7 +95,7 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
 
 
 def _backward_step(xp, B, H, dtype):
-    """The numpy backward step, with the signature of fused.py's compiled one: step(g, dx, hn,
+    """The numpy backward step, with the signature of fused/gates.py's compiled one: step(g, dx, hn,
     dhn, h_prev, dh_in, dh_next, dgh, direct) writes dx (B, 3H) (may be g itself), dhn (may be
     hn itself), dgh (B, 3H) and direct = dh ⊙ z, and returns ‖∂L/∂h_t‖²; its (B, ·) scratch
     buffers are made once per window."""

@@ -70,7 +70,7 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
 
 
 def _forward_step(xp):
-    """The numpy forward step, with the signature of fused.py's compiled one: step(g, bh,
+    """The numpy forward step, with the signature of fused/gates.py's compiled one: step(g, bh,
     c_prev, c, tc, h) turns g (B, 4H), the pre-activations without the bias, into the
     activations in place: i, f, o halved, the bias bh (4H,) (halved there too) added, one tanh
     call for all four gates, then σ = 0.5 tanh + 0.5 on i, f, o; and writes c = f ⊙ c_prev +
@@ -92,7 +92,7 @@ def _forward_step(xp):
 
 
 def _backward_step(xp, B, H, dtype):
-    """The numpy backward step, with the signature of fused.py's compiled one: step(g, da, tc,
+    """The numpy backward step, with the signature of fused/gates.py's compiled one: step(g, da, tc,
     c_prev, dh_in, dh_next, dc_next, db) writes da (B, 4H) (may be g itself: every read of g
     comes first) and dc_next (-> ∂L/∂c_{t-1}), adds da's rows into db (4H,) and returns
     ‖(∂L/∂h_t, ∂L/∂c_t)‖²; its (B, ·) scratch buffers are made once per window."""
