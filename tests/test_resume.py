@@ -149,3 +149,30 @@ def test_signal_checkpoints_and_exits(tmp_path, tmp_path_factory, sig, code, twi
     assert not (out / "train.lock").exists()
     resume(cfg, out)
     assert_same_as_reference(out, ref)
+
+
+def test_an_error_raised_while_unwinding_a_ctrl_c_still_exits_130(capsys):
+    """The CI race behind the test above: the second Ctrl-C lands inside np.savez's zipfile
+    `with`, whose close then raises ValueError; that is still the interrupt, not a traceback."""
+    import typer
+
+    from rnnlm.cli.app import user_errors
+
+    @user_errors
+    def command():
+        try:
+            raise KeyboardInterrupt
+        finally:
+            raise ValueError("Can't close the ZIP file while there is an open writing handle")
+
+    with pytest.raises(typer.Exit) as e:
+        command()
+    assert e.value.exit_code == 130
+    assert capsys.readouterr().err.strip() == "rnnlm: interrupted"
+
+    @user_errors
+    def broken():  # an ordinary bug stays a bug: not hidden as an interrupt
+        raise ValueError("a bug")
+
+    with pytest.raises(ValueError):
+        broken()

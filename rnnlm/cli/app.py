@@ -90,7 +90,25 @@ def user_errors(fn):
             typer.echo("rnnlm: error: out of memory: lower model.hidden_size, model.layers, "
                        "train.batch_size or train.bptt", err=True)
             raise typer.Exit(1)
+        except Exception as e:
+            # A Ctrl-C inside a library's `with` block (zipfile's, during a checkpoint) can end
+            # as that block's own error on the way out; it is still the interrupt.
+            if not _caused_by_interrupt(e):
+                raise
+            typer.echo("rnnlm: interrupted", err=True)
+            raise typer.Exit(130)
     return wrapper
+
+
+def _caused_by_interrupt(e):
+    """True when a KeyboardInterrupt is among the exceptions e was raised while handling."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def _set_threads(n):
