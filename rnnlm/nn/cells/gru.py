@@ -81,6 +81,7 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
         sq[t] = backward_step(G[t], dGX[t], HN[t], dGHn[t], Hext[t], dHs[t], dh_next, dgh, direct)
         W_hT(dgh, dh_next)
         dh_next += direct
+    del W_hT  # its packed copy (MKL) is freed before weight_grads allocates
     dX = weight_grads(X, Hext[:-1], dGX, None, p["W_x"], grads, prefix,
                       dHs if overwrite else None)
     if grads is not None:

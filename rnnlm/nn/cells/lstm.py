@@ -64,6 +64,7 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
         # g and da are the same memory when overwriting: every read of g comes first
         sq[t] = backward_step(G[t], dA[t], tanhC[t], Cext[t], dHs[t], dh_next, dc_next, db)
         W_hT(dA[t], dh_next)  # into h_{t-1}
+    del W_hT  # its packed copy (MKL) is freed before weight_grads allocates
     dX = weight_grads(X, Hext[:-1], dA, dA, p["W_x"], grads, prefix,
                       dHs if overwrite else None, db)
     return dX, (dh_next, dc_next), xp.sqrt(sq)

@@ -57,6 +57,7 @@ def _backward(p, dHs, dstate_out, cache, relu, grads=None, prefix="", overwrite=
             xp.subtract(1.0, slope, out=slope)  # φ'(a_t) = 1 - h_t²
         xp.multiply(dh, slope, out=dA[t])
         W_hT(dA[t], dh_next)  # (B, H) into h_{t-1}
+    del W_hT  # its packed copy (MKL) is freed before weight_grads allocates
     # With overwrite the cache is spent once dW_h has read h_0 .. h_{T-1}: dX goes into Hs when
     # it has Hs's shape (D = H, every layer above the first) instead of a new (T, B, H) array.
     dX = weight_grads(cache.X, Hext[:-1], dA, dA, p["W_x"], grads, prefix,
