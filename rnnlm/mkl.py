@@ -80,6 +80,11 @@ def library():
     return _lib or None
 
 
+def path():
+    """The libmkl_rt in use (the compiled time loops call it by name), or None."""
+    return _find() if library() is not None else None
+
+
 def enabled():
     """MKL loaded and in use (loads it on the first call)."""
     return library() is not None

@@ -417,3 +417,50 @@ def test_adam_kernel_is_the_numpy_update_bit_for_bit(cls, wd, monkeypatch):
         for k in start:
             np.testing.assert_array_equal(a[k], b[k])
     assert not np.array_equal(results[0][0]["W"], start["W"])
+
+
+def test_compiled_lstm_time_loop_equals_the_python_loop(monkeypatch):
+    """fused.loops' LSTM time loop (MKL's packed product called from numba) against the Python
+    loop over the same kernels: the same calls in the same order, so the same floats."""
+    from rnnlm.nn.cells import lstm
+    if fused.loops(np.zeros(1, np.float32)) is None:
+        pytest.skip("needs numba and MKL (pip install -e '.[fast,mkl]')")
+    rng = np.random.default_rng(3)
+    T, B, D, H = 7, 5, 6, 8
+    p = {"W_x": rng.standard_normal((D, 4 * H)).astype(np.float32) * 0.3,
+         "W_h": rng.standard_normal((H, 4 * H)).astype(np.float32) * 0.3,
+         "b": rng.standard_normal(4 * H).astype(np.float32)}
+    X = rng.standard_normal((T, B, D)).astype(np.float32)
+    state = tuple(rng.standard_normal((B, H)).astype(np.float32) for _ in range(2))
+    dHs = rng.standard_normal((T, B, H)).astype(np.float32)
+    dstate = tuple(rng.standard_normal((B, H)).astype(np.float32) for _ in range(2))
+    runs = []
+    for compiled in (True, False):
+        if not compiled:
+            monkeypatch.setattr(fused, "_loops", False)
+        Hs, last, cache = lstm.forward(p, X, state)
+        grads = {}
+        dX, dstate_in, norms = lstm.backward(p, dHs.copy(), dstate, cache, grads)
+        runs.append((Hs, *last, dX, *dstate_in, norms, *grads.values()))
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_compiled_kernels_are_loaded_from_the_disk_cache(tmp_path):
+    """A second process finds every kernel in numba's disk cache: nothing compiles again and no
+    cache file is added (a kernel holding a compiled function in its closure missed the cache
+    every time: each process recompiled and wrote new files)."""
+    if fused.kernels(np.zeros(1, np.float32)) is None:
+        pytest.skip("numba is off (RNNLM_NUMBA=0) or not installed (pip install -e '.[fast]')")
+    import subprocess
+    import sys
+    code = ("import numpy as np\nfrom rnnlm.bench import NumpyStep\n"
+            "for name in ('default', 'd-gru', 'b-adaptive'):\n    NumpyStep(name)()\n")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), OMP_NUM_THREADS="1",
+               MKL_NUM_THREADS="1")
+
+    def files():
+        subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=600)
+        return sorted(p.name for p in tmp_path.rglob("*.nbc"))
+    first = files()
+    assert first and files() == first

@@ -17,12 +17,14 @@ tests hold this one equal to. Off with the environment variable ``RNNLM_NUMBA=0`
 
 The kernels live by job: gates.py (the cells' steps), softmax.py (the head's loss and gradient),
 updates.py (Adam, the embedding's row scatter) and scalar.py (tanh and exp as plain arithmetic,
-inlined into the others); this module compiles them once and hands them out.
+inlined into the others); this module compiles them once and hands them out. timeloop.py (the LSTM's
+whole time loop, calling MKL's packed product from compiled code) needs MKL too: ``loops``.
 """
 
 import os
 
 _kernels = None  # {name: compiled function} (see _compile), or False when unavailable / off
+_loops = None  # {name: compiled function} of timeloop.py, or False when unavailable / off
 
 
 def _compile():
@@ -37,8 +39,8 @@ def _compile():
     # update is bit for bit the numpy path's (a run resumes exactly with numba on or off).
     exact = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
     inline = numba.njit(inline="always", error_model="numpy", fastmath={"contract"})
-    tanh32, exp_parts = inline(scalar.tanh32()), inline(scalar.exp_parts())
-    return {**gates.build(jit, tanh32), **softmax.build(jit, exp_parts), **updates.build(exact)}
+    gates.tanh32, softmax.exp_parts = inline(scalar.tanh32()), inline(scalar.exp_parts())
+    return {**gates.build(jit), **softmax.build(jit), **updates.build(exact)}
 
 
 def available():
@@ -62,3 +64,25 @@ def kernels(X):
                 pass
     return _kernels or None
 
+
+
+def loops(X):
+    """The compiled time loops (timeloop.py) for arrays like X (numpy float32) when numba and MKL are
+    both in use, else None. MKL's library is made known to numba's linker first: the loops call
+    it by name, so their compiled code is cached on disk like the others'."""
+    global _loops
+    from rnnlm import mkl
+    gates = kernels(X)
+    if not gates or not mkl.enabled():  # asked each time: MKL may be switched off later
+        return None
+    if _loops is None:
+        import llvmlite.binding
+        import numba
+
+        from . import timeloop
+        _loops = False
+        llvmlite.binding.load_library_permanently(mkl.path())
+        jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
+        timeloop.lstm_forward, timeloop.lstm_backward = gates["lstm_forward"], gates["lstm_backward"]
+        _loops = timeloop.build(jit)
+    return _loops or None

@@ -4,8 +4,14 @@ and backward step, the GRU's, and the compiled tanh over an array (for the tests
 import numpy as np
 
 
-def build(jit, tanh32):
-    """{name: kernel} of the cells' steps, compiled with ``jit``; tanh32 the inlined scalar tanh."""
+# The inlined scalar tanh, set by rnnlm.fused before build(): a module global, not an argument,
+# since numba's disk cache keys a kernel on the values its closure holds, and a compiled function
+# held there is a new object in every process (each would compile afresh and add a cache file).
+tanh32 = None
+
+
+def build(jit):
+    """{name: kernel} of the cells' steps, compiled with ``jit`` (tanh32 set beforehand)."""
     one, half = np.float32(1.0), np.float32(0.5)
 
     # Each kernel works a batch row at a time on 1-d slices, which LLVM vectorises; indexing the

@@ -4,8 +4,11 @@ the logits after numpy's row maximum; exp from scalar.exp_parts, 2^k built from 
 import numpy as np
 
 
-def build(jit, exp_parts):
-    """{name: kernel} of the head's softmax, compiled with ``jit``; exp_parts inlined."""
+exp_parts = None  # set by rnnlm.fused before build(): a global, as gates.py's tanh32 (see there)
+
+
+def build(jit):
+    """{name: kernel} of the head's softmax, compiled with ``jit`` (exp_parts set beforehand)."""
     one = np.float32(1.0)
 
     @jit

@@ -1,7 +1,7 @@
 """What every cell shares: the input projection before the time loop, the recurrent product inside
 it (forward, and with W_hᵀ backward), the weight gradients after it, and the sigmoid through tanh."""
 
-from rnnlm import mkl
+from rnnlm import fused, mkl
 from rnnlm.backend import array_module, matmul, scatter_add
 
 from ..functional import add_grad
@@ -55,6 +55,13 @@ def recurrent_product(xp, W, rows, transpose=False):
         out += xp.matmul(A, W, out=scratch[0])
         return out
     return product
+
+
+def compiled_loop(*arrays):
+    """The compiled time loops of fused.loops for a loop over these arrays (the cell's own
+    buffers) when they can run it: numpy float32, C-contiguous, numba and MKL on; else None."""
+    loops = fused.loops(arrays[0])
+    return loops if loops and all(a.flags.c_contiguous for a in arrays) else None
 
 
 def sigmoid_halves(xp, k, H, tanh_blocks, dtype):

@@ -15,7 +15,8 @@ from rnnlm.backend import array_module
 
 from ..functional import sigmoid
 from .base import Cell
-from .common import input_projection, recurrent_product, sigmoid_halves, weight_grads
+from .common import (compiled_loop, input_projection, recurrent_product, sigmoid_halves,
+                     weight_grads)
 
 
 class LSTMCache(NamedTuple):
@@ -33,17 +34,21 @@ def forward(p, X, state):
     H = h0.shape[1]
     bh = p["b"] * sigmoid_halves(xp, 4, H, (3,), X.dtype)  # (4H,) b, halved on i, f, o
     G = input_projection(X, p["W_x"])  # (T, B, 4H) x_t W_x; the step adds the rest
-    W_h = recurrent_product(xp, p["W_h"], B)  # h_{t-1} W_h, W_h (H, 4H)
     Cext = xp.empty((T + 1, B, H), X.dtype)
     Hext = xp.empty_like(Cext)
     Cext[0], Hext[0] = c0, h0
     tanhC = xp.empty((T, B, H), X.dtype)
-    kernels = fused.kernels(G)  # numba's one pass for the step's arithmetic, if any
-    forward_step = kernels["lstm_forward"] if kernels else _forward_step(xp)
-    for t in range(T):
-        g = G[t]
-        W_h(Hext[t], g, accumulate=True)  # g += h_{t-1} W_h
-        forward_step(g, bh, Cext[t], Cext[t + 1], tanhC[t], Hext[t + 1])
+    W_h = recurrent_product(xp, p["W_h"], B)  # h_{t-1} W_h, W_h (H, 4H)
+    loops = compiled_loop(G, Cext, Hext, tanhC)  # the whole loop compiled, if it can be
+    if loops:
+        loops["lstm_forward_loop"](G, bh, Cext, tanhC, Hext, W_h.address)
+    else:
+        kernels = fused.kernels(G)  # numba's one pass for the step's arithmetic, if any
+        forward_step = kernels["lstm_forward"] if kernels else _forward_step(xp)
+        for t in range(T):
+            g = G[t]
+            W_h(Hext[t], g, accumulate=True)  # g += h_{t-1} W_h
+            forward_step(g, bh, Cext[t], Cext[t + 1], tanhC[t], Hext[t + 1])
     Hs = Hext[1:]  # (T, B, H), a contiguous view
     return Hs, (Hs[-1].copy(), Cext[-1].copy()), LSTMCache(X, G, Cext, tanhC, Hext)
 
@@ -53,17 +58,22 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     X, G, Cext, tanhC, Hext = cache
     T, B, H4 = G.shape
     H = H4 // 4
-    W_hT = recurrent_product(xp, p["W_h"], B, transpose=True)  # dA_t W_hᵀ, W_hᵀ (4H, H)
     dA = G if overwrite else xp.empty_like(G)  # (T, B, 4H) gradient at the pre-activations
-    sq = xp.empty(T)  # ‖∂L/∂(h_t, c_t)‖², kept on the device until the window is done
     dh_next, dc_next = (xp.array(s, copy=True) for s in dstate_out)  # (B, H) buffers we own
+    W_hT = recurrent_product(xp, p["W_h"], B, transpose=True)  # dA_t W_hᵀ, W_hᵀ (4H, H)
+    sq = xp.empty(T)  # ‖∂L/∂(h_t, c_t)‖², kept on the device until the window is done
     db = xp.zeros(H4, G.dtype)  # the bias's gradient, added up step by step
-    kernels = fused.kernels(G)  # numba's one pass for the step's arithmetic, if any
-    backward_step = kernels["lstm_backward"] if kernels else _backward_step(xp, B, H, G.dtype)
-    for t in range(T - 1, -1, -1):
-        # g and da are the same memory when overwriting: every read of g comes first
-        sq[t] = backward_step(G[t], dA[t], tanhC[t], Cext[t], dHs[t], dh_next, dc_next, db)
-        W_hT(dA[t], dh_next)  # into h_{t-1}
+    loops = compiled_loop(G, dA, tanhC, Cext, dh_next, dc_next)
+    if loops:
+        loops["lstm_backward_loop"](G, dA, tanhC, Cext, dHs, dh_next, dc_next, db, sq,
+                                    W_hT.address)
+    else:
+        kernels = fused.kernels(G)  # numba's one pass for the step's arithmetic, if any
+        backward_step = kernels["lstm_backward"] if kernels else _backward_step(xp, B, H, G.dtype)
+        for t in range(T - 1, -1, -1):
+            # g and da are the same memory when overwriting: every read of g comes first
+            sq[t] = backward_step(G[t], dA[t], tanhC[t], Cext[t], dHs[t], dh_next, dc_next, db)
+            W_hT(dA[t], dh_next)  # into h_{t-1}
     del W_hT  # its packed copy (MKL) is freed before weight_grads allocates
     dX = weight_grads(X, Hext[:-1], dA, dA, p["W_x"], grads, prefix,
                       dHs if overwrite else None, db)
