@@ -25,16 +25,18 @@ step = NumpyStep(sys.argv[2])
 for _ in range(2):
     step()
 times = []
+clock = time.perf_counter if sys.argv[4] == "wall" else time.process_time
 for _ in range(int(sys.argv[3])):
-    t0 = time.process_time(); step(); times.append(time.process_time() - t0)
+    t0 = clock(); step(); times.append(clock() - t0)
 print(json.dumps(times))
 """
 
 
-def child(src, config, steps, threads):
+def child(src, config, steps, threads, wall=False):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads))
-    out = subprocess.run([sys.executable, "-c", CHILD, src, config, str(steps)], env=env,
+    out = subprocess.run([sys.executable, "-c", CHILD, src, config, str(steps),
+                          "wall" if wall else "cpu"], env=env,
                          capture_output=True, text=True, check=True).stdout
     return json.loads(out)
 
@@ -47,13 +49,16 @@ def main():
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=8)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--wall", action="store_true",
+                   help="wall-clock time instead of the process's CPU time (for --threads 2+, "
+                        "where CPU time counts every thread)")
     a = p.parse_args()
     for config in a.configs.split(","):
         times = {"old": [], "new": []}
         for r in range(a.rounds):
             order = ("old", "new") if r % 2 == 0 else ("new", "old")
             for which in order:
-                times[which] += child(getattr(a, which), config, a.steps, a.threads)
+                times[which] += child(getattr(a, which), config, a.steps, a.threads, a.wall)
         old, new = statistics.median(times["old"]), statistics.median(times["new"])
         print(f"{config:<8} old {1e3 * old:8.1f} ms/step   new {1e3 * new:8.1f} ms/step   "
               f"new/old time {new / old:.3f}", flush=True)
