@@ -65,7 +65,6 @@ def kernels(X):
     return _kernels or None
 
 
-
 def loops(X):
     """The compiled time loops (timeloop.py) for arrays like X (numpy float32) when numba and MKL are
     both in use, else None. MKL's library is made known to numba's linker first: the loops call
