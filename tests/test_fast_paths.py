@@ -434,9 +434,14 @@ def test_compiled_lstm_time_loop_equals_the_python_loop(monkeypatch):
     state = tuple(rng.standard_normal((B, H)).astype(np.float32) for _ in range(2))
     dHs = rng.standard_normal((T, B, H)).astype(np.float32)
     dstate = tuple(rng.standard_normal((B, H)).astype(np.float32) for _ in range(2))
+    calls = []
+    for name, kernel in list(fused._loops.items()):  # count the compiled loops' runs
+        monkeypatch.setitem(fused._loops, name, lambda *a, k=kernel, n=name: (calls.append(n),
+                                                                            k(*a))[1])
     runs = []
     for compiled in (True, False):
         if not compiled:
+            assert calls == ["lstm_forward_loop", "lstm_backward_loop"]  # not the Python loop
             monkeypatch.setattr(fused, "_loops", False)
         Hs, last, cache = lstm.forward(p, X, state)
         grads = {}

@@ -80,7 +80,10 @@ def loops(X):
 
         from . import timeloop
         _loops = False
-        llvmlite.binding.load_library_permanently(mkl.path())
+        try:
+            llvmlite.binding.load_library_permanently(mkl.path())
+        except RuntimeError:  # the library would not load into numba's linker: Python's loop
+            return None
         jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
         timeloop.lstm_forward, timeloop.lstm_backward = gates["lstm_forward"], gates["lstm_backward"]
         _loops = timeloop.build(jit)

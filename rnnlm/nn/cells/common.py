@@ -57,11 +57,16 @@ def recurrent_product(xp, W, rows, transpose=False):
     return product
 
 
-def compiled_loop(*arrays):
+def compiled_loop(product, *arrays):
     """The compiled time loops of fused.loops for a loop over these arrays (the cell's own
-    buffers) when they can run it: numpy float32, C-contiguous, numba and MKL on; else None."""
+    buffers) with this recurrent product, when they can run it: numpy float32 C-contiguous
+    arrays, numba on, and the product MKL's packed one (its address is what they call); else
+    None."""
     loops = fused.loops(arrays[0])
-    return loops if loops and all(a.flags.c_contiguous for a in arrays) else None
+    if (loops is None or not isinstance(product, mkl.PackedProduct)
+            or product.dtype != arrays[0].dtype):
+        return None
+    return loops if all(a.flags.c_contiguous for a in arrays) else None
 
 
 def sigmoid_halves(xp, k, H, tanh_blocks, dtype):
@@ -71,8 +76,8 @@ def sigmoid_halves(xp, k, H, tanh_blocks, dtype):
     floating point; the GRU halves its weights' columns once per window, the LSTM each step's
     (B, 4H) block, which costs less than copies of W_x and W_h) one tanh call covers every gate,
     followed by s = 0.5 s + 0.5 on the sigmoid blocks, 3 passes where the exp form takes 5
-    (numpy 2.4, float32: 15 against 30 µs on (32, 768)). The absolute error of σ stays at float rounding (σ near 0 loses relative digits,
-    which no gate product can see).
+    (numpy 2.4, float32: 15 against 30 µs on (32, 768)). The absolute error of σ stays at float
+    rounding (σ near 0 loses relative digits, which no gate product can see).
     """
     half = xp.full(k * H, 0.5, dtype)
     for j in tanh_blocks:

@@ -39,7 +39,7 @@ def forward(p, X, state):
     Cext[0], Hext[0] = c0, h0
     tanhC = xp.empty((T, B, H), X.dtype)
     W_h = recurrent_product(xp, p["W_h"], B)  # h_{t-1} W_h, W_h (H, 4H)
-    loops = compiled_loop(G, Cext, Hext, tanhC)  # the whole loop compiled, if it can be
+    loops = compiled_loop(W_h, G, Cext, Hext, tanhC)  # the whole loop compiled, if it can be
     if loops:
         loops["lstm_forward_loop"](G, bh, Cext, tanhC, Hext, W_h.address)
     else:
@@ -63,7 +63,7 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     W_hT = recurrent_product(xp, p["W_h"], B, transpose=True)  # dA_t W_hᵀ, W_hᵀ (4H, H)
     sq = xp.empty(T)  # ‖∂L/∂(h_t, c_t)‖², kept on the device until the window is done
     db = xp.zeros(H4, G.dtype)  # the bias's gradient, added up step by step
-    loops = compiled_loop(G, dA, tanhC, Cext, dh_next, dc_next)
+    loops = compiled_loop(W_hT, G, dA, tanhC, Cext, dh_next, dc_next)
     if loops:
         loops["lstm_backward_loop"](G, dA, tanhC, Cext, dHs, dh_next, dc_next, db, sq,
                                     W_hT.address)
