@@ -20,6 +20,8 @@ import sys
 CHILD = """
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
+from rnnlm.process import prepare
+prepare()  # as the command and the bench's children: before numpy loads
 from rnnlm.bench import NumpyStep
 step = NumpyStep(sys.argv[2])
 for _ in range(2):

@@ -31,6 +31,8 @@ class Functions(NamedTuple):
     compute: object
     gemm: object
     axpy: object
+    max_threads: object  # () -> the threads a product may use
+    local_threads: object  # (n) -> the calling thread's earlier setting; n threads for its calls (0: MKL's own)
 
 
 def _find():
@@ -62,7 +64,10 @@ def _bind(lib, prefix, real):
     compute.argtypes, compute.restype = [i, i, i, i, i, i, p, i, p, i, real, p, i], None
     axpy = getattr(lib, f"cblas_{prefix}axpy")
     axpy.argtypes, axpy.restype = [i, real, p, i, p, i], None
-    return Functions(size, pack, compute, gemm, axpy)
+    max_threads, local_threads = lib.MKL_Get_Max_Threads, lib.MKL_Set_Num_Threads_Local
+    max_threads.argtypes, max_threads.restype = [], i
+    local_threads.argtypes, local_threads.restype = [i], i
+    return Functions(size, pack, compute, gemm, axpy, max_threads, local_threads)
 
 
 def library():
@@ -93,6 +98,22 @@ def enabled():
 def available():
     """MKL installed and not switched off, without loading it."""
     return os.environ.get("RNNLM_MKL", "1") != "0" and _find() is not None
+
+
+def threads():
+    """The threads MKL's products use (MKL_NUM_THREADS), 1 without MKL."""
+    lib = library()
+    return lib["f"].max_threads() if lib else 1
+
+
+def single_threaded(run, *args):
+    """run(*args) with MKL's products in this thread on one thread (other threads keep theirs)."""
+    local = library()["f"].local_threads
+    before = local(1)
+    try:
+        return run(*args)
+    finally:
+        local(before)
 
 
 def quiet_idle_threads():

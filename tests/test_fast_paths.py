@@ -451,6 +451,59 @@ def test_compiled_lstm_time_loop_equals_the_python_loop(monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
+def test_lstm_time_loop_split_by_rows_over_threads_equals_one_loop(monkeypatch):
+    """fused/rowsplit.py: the compiled loops run on row blocks, each on its own thread, give one
+    loop's activations bit for bit and its gradients to float32 rounding (the bias gradient and
+    step norms are added up block by block)."""
+    from rnnlm.fused import rowsplit
+    from rnnlm.nn.cells import lstm
+    if fused.loops(np.zeros(1, np.float32)) is None:
+        pytest.skip("needs numba and MKL (pip install -e '.[fast,mkl]')")
+    rng = np.random.default_rng(5)
+    T, B, D, H = 6, 9, 5, 7
+    p = {"W_x": rng.standard_normal((D, 4 * H)).astype(np.float32) * 0.3,
+         "W_h": rng.standard_normal((H, 4 * H)).astype(np.float32) * 0.3,
+         "b": rng.standard_normal(4 * H).astype(np.float32)}
+    X = rng.standard_normal((T, B, D)).astype(np.float32)
+    state = tuple(rng.standard_normal((B, H)).astype(np.float32) for _ in range(2))
+    dHs = rng.standard_normal((T, B, H)).astype(np.float32)
+    dstate = tuple(rng.standard_normal((B, H)).astype(np.float32) for _ in range(2))
+    threads = []
+    run = rowsplit.run
+    monkeypatch.setattr(rowsplit, "run", lambda loop, blocks, args: (threads.append(len(blocks)),
+                                                                     run(loop, blocks, args))[1])
+    runs = []
+    for blocks in ([(0, 3), (3, 6), (6, 9)], [(0, B)]):
+        monkeypatch.setattr(rowsplit, "row_blocks", lambda B, W, b=blocks: b)
+        Hs, last, cache = lstm.forward(p, X, state)
+        grads = {}
+        dX, dstate_in, norms = lstm.backward(p, dHs.copy(), dstate, cache, grads)
+        runs.append(((Hs, *last), (dX, *dstate_in, *grads.values()), norms))
+    assert threads == [3, 3, 1, 1]
+    (exact, approx, norms), (exact1, approx1, norms1) = runs
+    for a, b in zip(exact, exact1):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(approx, approx1):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(norms, norms1, rtol=1e-6)  # each block's sums in float32
+
+
+def test_row_blocks_split_the_batch_only_where_it_pays(monkeypatch):
+    """One block per MKL thread, equal, of at least MIN_ROWS rows, for a W_h small enough that
+    each thread keeps it in its own cache; else one block."""
+    from rnnlm import mkl
+    from rnnlm.fused import rowsplit
+    small = np.zeros((256, 1024), np.float32)  # 1 MiB: config default's W_h
+    large = np.zeros((512, 2048), np.float32)  # 4 MiB: config a's
+    monkeypatch.setattr(mkl, "threads", lambda: 2)
+    assert rowsplit.row_blocks(32, small) == [(0, 16), (16, 32)]
+    assert rowsplit.row_blocks(32, large) == [(0, 32)]
+    assert rowsplit.row_blocks(20, small) == [(0, 20)]  # 10-row blocks: too few rows
+    assert rowsplit.row_blocks(33, small) == [(0, 33)]  # no equal split
+    monkeypatch.setattr(mkl, "threads", lambda: 1)
+    assert rowsplit.row_blocks(32, small) == [(0, 32)]
+
+
 def test_compiled_kernels_are_loaded_from_the_disk_cache(tmp_path):
     """A second process finds every kernel in numba's disk cache: nothing compiles again and no
     cache file is added (a kernel holding a compiled function in its closure missed the cache

@@ -27,26 +27,33 @@ def build(jit):
     one, zero = np.float32(1.0), np.float32(0.0)
 
     @jit
-    def lstm_forward_loop(G, bh, Cext, tanhC, Hext, packed):
-        """cells/lstm.py's forward loop: G (T, B, 4H) x W_x, turned into the activations; Cext,
-        Hext (T + 1, B, H) with c_0, h_0 in place; tanhC (T, B, H); packed: W_h (H, 4H)."""
+    def lstm_forward_loop(G, bh, Cext, tanhC, Hext, packed, r0, r1):
+        """cells/lstm.py's forward loop over the batch rows r0:r1 (all of them: 0, B): G (T, B,
+        4H) x W_x, turned into the activations; Cext, Hext (T + 1, B, H) with c_0, h_0 in place;
+        tanhC (T, B, H); packed: W_h (H, 4H), packed for r1 - r0 rows."""
         T, B, H4 = G.shape
         H = H4 // 4
+        M = r1 - r0
         for t in range(T):
-            g = G[t]
-            compute(_ROW_MAJOR, _NO_TRANS, _PACKED, B, H4, H, Hext[t].ctypes.data, H, packed, H,
-                    one, g.ctypes.data, H4)  # g += h_{t-1} W_h
-            lstm_forward(g, bh, Cext[t], Cext[t + 1], tanhC[t], Hext[t + 1])
+            g = G[t][r0:r1]
+            compute(_ROW_MAJOR, _NO_TRANS, _PACKED, M, H4, H, Hext[t][r0:r1].ctypes.data, H,
+                    packed, H, one, g.ctypes.data, H4)  # g += h_{t-1} W_h
+            lstm_forward(g, bh, Cext[t][r0:r1], Cext[t + 1][r0:r1], tanhC[t][r0:r1],
+                         Hext[t + 1][r0:r1])
 
     @jit
-    def lstm_backward_loop(G, dA, tanhC, Cext, dHs, dh_next, dc_next, db, sq, packed):
-        """cells/lstm.py's backward loop (dA may be G itself): db (4H,) the bias's gradient,
-        added into; sq (T,) the squared step norms; packed: W_hᵀ (4H, H)."""
+    def lstm_backward_loop(G, dA, tanhC, Cext, dHs, dh_next, dc_next, db, sq, packed, r0, r1):
+        """cells/lstm.py's backward loop over the batch rows r0:r1 (dA may be G itself): db (4H,)
+        the bias's gradient from these rows, added into; sq (T,) their squared step norms;
+        packed: W_hᵀ (4H, H), packed for r1 - r0 rows."""
         T, B, H4 = G.shape
         H = H4 // 4
+        M = r1 - r0
+        dh, dc = dh_next[r0:r1], dc_next[r0:r1]
         for t in range(T - 1, -1, -1):
-            sq[t] = lstm_backward(G[t], dA[t], tanhC[t], Cext[t], dHs[t], dh_next, dc_next, db)
-            compute(_ROW_MAJOR, _NO_TRANS, _PACKED, B, H, H4, dA[t].ctypes.data, H4, packed, H4,
-                    zero, dh_next.ctypes.data, H)  # into h_{t-1}
+            sq[t] = lstm_backward(G[t][r0:r1], dA[t][r0:r1], tanhC[t][r0:r1], Cext[t][r0:r1],
+                                  dHs[t][r0:r1], dh, dc, db)
+            compute(_ROW_MAJOR, _NO_TRANS, _PACKED, M, H, H4, dA[t][r0:r1].ctypes.data, H4,
+                    packed, H4, zero, dh.ctypes.data, H)  # into h_{t-1}
 
     return {"lstm_forward_loop": lstm_forward_loop, "lstm_backward_loop": lstm_backward_loop}

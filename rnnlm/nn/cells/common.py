@@ -2,6 +2,7 @@
 it (forward, and with W_hᵀ backward), the weight gradients after it, and the sigmoid through tanh."""
 
 from rnnlm import fused, mkl
+from rnnlm.fused import rowsplit
 from rnnlm.backend import array_module, matmul, scatter_add
 
 from ..functional import add_grad
@@ -67,6 +68,16 @@ def compiled_loop(product, *arrays):
             or product.dtype != arrays[0].dtype):
         return None
     return loops if all(a.flags.c_contiguous for a in arrays) else None
+
+
+def loop_rows(G, W):
+    """The batch's row blocks [(r0, r1)] for a time loop over G (T, B, kH) whose step multiplies
+    by W: several, each for its own thread (fused/rowsplit.py), when the compiled loops can run
+    them, else [(0, B)]."""
+    B = G.shape[1]
+    if fused.loops(G) is None or W.dtype != G.dtype:
+        return [(0, B)]
+    return rowsplit.row_blocks(B, W)
 
 
 def sigmoid_halves(xp, k, H, tanh_blocks, dtype):
