@@ -252,3 +252,31 @@ def test_validation_driven_schedules_move_alike_on_every_rank(tmp_path):
     two, _ = params(tmp_path / "two")
     for k in one:
         np.testing.assert_allclose(two[k], one[k], rtol=0, atol=1e-6, err_msg=k)
+
+
+def test_the_allreduce_drops_the_gradients_row_hints(monkeypatch):
+    """Another rank's words are in the sums after the Allreduce: no row hint may survive it."""
+    import types
+
+    from rnnlm.nn.functional import Grads
+    from rnnlm.train.distributed import Mpi
+
+    class World:  # a job of two ranks in which the other rank's gradient is all ones
+        def Get_size(self):
+            return 2
+
+        def Get_rank(self):
+            return 0
+
+        def Allreduce(self, _, buf, op):
+            buf[:2 * 3] += 0.5  # the other rank's share (its gradient of ones, halved)
+
+    MPI = types.SimpleNamespace(COMM_WORLD=World(), IN_PLACE=None, SUM=None)
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # Mpi() installs its own
+    comm = Mpi(MPI)
+    grads = Grads({"embed.W": np.zeros((2, 3))})
+    grads["embed.W"][1] = 2.0
+    grads.rows["embed.W"] = np.array([1])
+    comm.reduce_step(grads, 1.0, 10, np.zeros((1, 2)), None)
+    np.testing.assert_allclose(grads["embed.W"], [[0.5] * 3, [1.5] * 3])
+    assert grads.rows == {}

@@ -208,3 +208,73 @@ def test_ntasgd_averages_the_weights_after_the_switch():
         assert p["w"][0] == pytest.approx(raw, rel=1e-14)
         assert opt.eval_params(p)["w"][0] == pytest.approx(avg, rel=1e-14)
     assert opt.count == 3
+
+
+# ---------------------------------------------------------------- row hints (nn.functional.Grads)
+def _word_model_grads(tie=False, dropout=0.0):
+    """A small untied (or tied) word model's gradients of one training window, float64."""
+    from rnnlm import model
+    spec = model.ModelSpec("lstm", 50, 6, 6, 2, tie_weights=tie, dropout=dropout,
+                           dropout_words=dropout)  # dropped words: hinted rows of zeros
+    rng = np.random.default_rng(11)
+    params = model.init_params(spec, rng, np.float64)
+    x = rng.integers(0, 20, (3, 5))  # ids 0..19 only: rows 20..49 get no gradient
+    y = rng.integers(0, 50, (3, 5))
+    r = model.window_loss_and_grads(params, spec, x, y, model.zero_state(spec, 3, np.float64),
+                                    np.random.default_rng(1))
+    return params, x, r.grads
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_an_untied_embedding_gradient_carries_its_rows_and_is_zero_elsewhere(dropout):
+    _, x, grads = _word_model_grads(dropout=dropout)
+    rows = grads.rows["embed.W"]
+    np.testing.assert_array_equal(rows, np.unique(x))
+    others = np.setdiff1d(np.arange(50), rows)
+    assert not grads["embed.W"][others].any() and grads["embed.W"][rows].any()
+    assert list(grads.rows) == ["embed.W"]  # no other gradient is hinted
+    _, _, tied = _word_model_grads(tie=True)  # the head's dense gradient went in first
+    assert tied.rows == {}
+
+
+def test_storing_a_gradient_drops_its_row_hint():
+    from rnnlm.nn.functional import Grads, add_grad
+    g = Grads(w=np.zeros((4, 2)))
+    g.rows["w"] = np.array([1])
+    add_grad(g, "w", np.ones((4, 2)))  # now every row is nonzero
+    assert g.rows == {}
+    g.rows["w"] = np.array([1])
+    g["w"] = np.ones((4, 2))
+    assert g.rows == {} and dict(g) is not g and not hasattr(dict(g), "rows")
+
+
+@pytest.mark.parametrize("max_norm", [1e-3, 1e3])  # clipping fires, does not
+def test_clip_and_sgd_on_hinted_rows_equal_the_dense_passes(max_norm):
+    """The norm, the clip's scale and plain SGD's update taken on the hinted rows alone equal
+    the same steps over the whole (dense) gradients; momentum SGD ignores the hint."""
+    params, _, grads = _word_model_grads()
+    assert grads.rows
+    results = []
+    for hinted in (True, False):
+        g = {k: v.copy() for k, v in grads.items()}
+        if hinted:
+            g = type(grads)(g)
+            g.rows.update(grads.rows)
+        p = {k: v.copy() for k, v in params.items()}
+        norm = global_norm(g)
+        clip_by_norm(g, max_norm, norm)
+        SGD(p).step(p, g, 0.5)
+        results.append((norm, p, g))
+    (n1, p1, g1), (n0, p0, g0) = results
+    assert n1 == pytest.approx(n0, rel=1e-12)
+    for k in params:
+        np.testing.assert_allclose(g1[k], g0[k], rtol=1e-12, atol=0)
+        np.testing.assert_allclose(p1[k], p0[k], rtol=1e-12, atol=0)
+    assert not np.array_equal(p1["embed.W"], params["embed.W"])
+    untouched = np.setdiff1d(np.arange(50), grads.rows["embed.W"])
+    np.testing.assert_array_equal(p1["embed.W"][untouched], params["embed.W"][untouched])
+    p = {k: v.copy() for k, v in params.items()}
+    opt = SGD(p, momentum=0.9)
+    opt.velocity["embed.W"][untouched] = 1.0  # old velocity keeps moving untouched rows
+    opt.step(p, grads, 0.5)
+    assert not np.array_equal(p["embed.W"][untouched], params["embed.W"][untouched])

@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 from rnnlm.backend import array_module, to_device, to_host
 from rnnlm.nn.cells import get_cell
-from rnnlm.nn.functional import add_grad
+from rnnlm.nn.functional import Grads, add_grad
 from rnnlm.nn.heads import get_head, head_params
 from rnnlm.nn.heads.softmax import nll_
 from rnnlm.nn.layers import (Lookup, TableGrad, dropout_backward, embedding_backward,
@@ -172,7 +172,7 @@ def advance(params, spec, x, state, masks=None):
 def backward(params, spec, dlogits, cache, dstate=None, param_grads=True, grads=None):
     """BPTT through one window from the gradient at forward's logits (T, B, V): grads dict, step
     norms (L, T), dstate_in (see backward_hidden)."""
-    grads = {} if grads is None else grads
+    grads = Grads() if grads is None else grads
     N = cache.T * cache.B
     dtop = _head_backward(params, spec, dlogits.reshape(N, -1), cache.head,
                           grads if param_grads else None)
@@ -201,7 +201,7 @@ def backward_hidden(params, spec, dtop, cache, dstate=None, param_grads=True, gr
         dtop = dtop.pop()
     xp = array_module(dtop)
     if grads is None:
-        grads = {}
+        grads = Grads()
     into = grads if param_grads else None
     dh = dtop.reshape(T, B, -1)
     del dtop  # dh is the only reference now

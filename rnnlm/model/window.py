@@ -4,6 +4,7 @@ carried to the next window (the k1/k2 mode carries it from k1 steps in)."""
 from typing import NamedTuple
 
 from rnnlm.backend import array_module, to_device
+from rnnlm.nn.functional import Grads
 from rnnlm.nn.heads import softmax_cross_entropy
 
 from .lm import advance, backward, backward_hidden, forward, forward_hidden, head_loss
@@ -40,7 +41,7 @@ def window_loss_and_grads(params, spec, x, y, state, rng=None, train=True, loss_
         grads, norms, _ = backward(params, spec, dlogits.reshape(T, B, V), cache)
     else:  # the head's own loss: no logits buffer beyond what it needs, the cache overwritten
         top, new_state, cache = forward_hidden(params, spec, x, state, rng, train, masks)
-        grads = {}
+        grads = Grads()
         loss, dtop = head_loss(params, spec, top, to_device(y, array_module(top)), grads)
         handed = [dtop]  # backward_hidden takes the only reference: freed after the top layer
         del dtop

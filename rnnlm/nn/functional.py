@@ -19,6 +19,27 @@ def sigmoid(x, out=None):
     return xp.reciprocal(out, out=out)
 
 
+class Grads(dict):
+    """The {name: gradient} dict a backward pass fills, and ``rows``: {name: sorted unique row
+    ids} for a gradient known to be zero outside those rows (an untied embedding's: only the
+    window's words can have one; 700 of config c's 10,000 rows, at most).
+
+    Clipping's norm and scale and plain SGD's update then touch those rows alone (the dense
+    passes over c's 26 MB embedding gradient cost about 2 % of a step). Everything else reads
+    the gradient as the dense array it still is. A hint must never claim too few rows: storing a
+    gradient (``grads[name] = ...``, ``grads[name] += ...``, add_grad) drops its hint, and code
+    that writes into a gradient in place (the MPI Allreduce) clears them all. Copying the dict
+    (``dict(grads)``) keeps no hints, which is always safe."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rows = {}
+
+    def __setitem__(self, name, g):
+        self.rows.pop(name, None)
+        super().__setitem__(name, g)
+
+
 def add_grad(grads, name, g):
     """grads[name] += g; the first contribution is stored as it is (g must be a fresh array)."""
     if name in grads:

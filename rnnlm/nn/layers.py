@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from rnnlm.backend import array_module, matmul, scatter_add, to_device
 
-from .functional import add_grad
+from .functional import Grads, add_grad
 
 
 # ---------------------------------------------------------------- embedding
@@ -22,12 +22,16 @@ def embedding_forward(W, ids):
 
 
 def embedding_backward(dout, cache, grads, name):
-    """grads[name] (V, D) += the rows of dout summed into the rows they were read from."""
+    """grads[name] (V, D) += the rows of dout summed into the rows they were read from. A new
+    gradient in a Grads dict gets its row hint: the ids read (functional.Grads)."""
     ids, shape = cache
     xp = array_module(dout)
-    if name not in grads:
+    fresh = name not in grads
+    if fresh:
         grads[name] = xp.zeros(shape, dtype=dout.dtype)
     scatter_add(xp, grads[name], ids.reshape(-1), dout.reshape(-1, shape[1]))  # repeats add up
+    if fresh and isinstance(grads, Grads):
+        grads.rows[name] = xp.unique(ids)
 
 
 class Lookup(NamedTuple):

@@ -1,6 +1,8 @@
 """Gradient clipping: by the global L2 norm of all gradients together, and by value.
 
-Both are loops over the flat {name: array} gradient dict, in place.
+Both are loops over the flat {name: array} gradient dict, in place. A dict with row hints
+(``grads.rows``, nn/functional.py's Grads: {name: the only rows that can be nonzero}) has the norm
+and the scale of those gradients taken on their rows alone.
 """
 
 import math
@@ -10,8 +12,12 @@ from rnnlm.backend import array_module
 
 def global_norm(grads):
     """‖g‖ over every element of every gradient (float64 accumulation of per-tensor sums)."""
-    return math.sqrt(sum(float(array_module(g).dot(g.reshape(-1), g.reshape(-1)))
-                         for g in grads.values()))
+    rows = getattr(grads, "rows", {})
+    total = 0.0
+    for name, g in grads.items():
+        g = g[rows[name]] if name in rows else g  # the rows that can be nonzero (a copy)
+        total += float(array_module(g).dot(g.reshape(-1), g.reshape(-1)))
+    return math.sqrt(total)
 
 
 def clip_by_norm(grads, max_norm, norm=None):
@@ -23,8 +29,12 @@ def clip_by_norm(grads, max_norm, norm=None):
     norm = global_norm(grads) if norm is None else norm
     if max_norm > 0 and norm > max_norm:
         scale = max_norm / (norm + 1e-12)
-        for g in grads.values():
-            g *= g.dtype.type(scale)
+        rows = getattr(grads, "rows", {})
+        for name, g in grads.items():
+            if name in rows:
+                g[rows[name]] *= g.dtype.type(scale)
+            else:
+                g *= g.dtype.type(scale)
         return norm, norm * scale, True
     return norm, norm, False
 

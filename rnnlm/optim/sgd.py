@@ -2,6 +2,9 @@
 
 Weight decay is decoupled: θ ← θ - lr·λ·θ, applied next to the step (for plain SGD this is the
 same as adding λ·θ to the gradient; with momentum it keeps the decay out of the velocity).
+
+Plain SGD updates a gradient with a row hint (``grads.rows``, nn/functional.py's Grads) on those
+rows alone: the others' gradient is zero, so they would not move (the same floats).
 """
 
 from rnnlm.backend import array_module, axpy
@@ -25,8 +28,13 @@ class SGD(Optimizer):
         return cls(params, o.momentum, o.weight_decay, o.nesterov)
 
     def step(self, params, grads, lr):
+        rows = getattr(grads, "rows", {}) if not (self.momentum or self.weight_decay) else {}
         for k, p in params.items():
             g = grads[k]
+            if k in rows:  # p[r] -= lr·g[r] on the rows that can move, by the same axpy
+                r = rows[k]
+                p[r] = axpy(-lr, g[r], p[r])
+                continue
             if self.momentum:
                 v = self.velocity[k]
                 v *= self.momentum

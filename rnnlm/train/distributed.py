@@ -186,6 +186,7 @@ class Mpi(Single):
             g = grads[k]
             g[...] = to_device(buf[at:at + n].reshape(g.shape), array_module(g))
             at += n
+        getattr(grads, "rows", {}).clear()  # other ranks' rows are in the sums now
         loss, tokens = float(buf[at]), int(round(float(buf[at + 1])))
         norms = np.sqrt(buf[at + 2:at + 2 + norms.size]).reshape(norms.shape)
         flags = buf[at + 2 + norms.size:]
