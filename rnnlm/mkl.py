@@ -32,7 +32,7 @@ class Functions(NamedTuple):
     gemm: object
     axpy: object
     max_threads: object  # () -> the threads a product may use
-    local_threads: object  # (n) -> the calling thread's earlier setting; n threads for its calls (0: MKL's own)
+    local_threads: object  # (n) -> this thread's earlier setting; its products on n threads
 
 
 def _find():

@@ -13,8 +13,9 @@ step, where MKL's split streams half of it per thread. Measured at two threads o
 Xeon (2 MiB L2 a core): one LSTM layer of config default (H 256, W_h 1 MiB, B 32, T 64), forward
 and backward, 34.5 -> 32.4 ms, and with MKL's idle threads not spinning (KMP_BLOCKTIME=0) 49.7
 -> 32.1; default's whole step 0.94 to 1.03 of the time in four A/B runs (median 0.96). Config b's
-10-row blocks ran slower (1.02, 1.06), and a (W_h 4 MiB) and c (6.8 MiB) 1.23 and 1.24 times
-the time, so only W_h up to MAX_WEIGHT_BYTES and blocks of MIN_ROWS rows or more split.
+10-row blocks gained nothing (0.99 to 1.06 of the time in four runs), and a (W_h 4 MiB) and c
+(6.8 MiB) took 1.23 and 1.24 times, so only W_h up to MAX_WEIGHT_BYTES and blocks of MIN_ROWS
+rows or more split.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from rnnlm import mkl
 
 MAX_WEIGHT_BYTES = 3 << 19  # 1.5 MiB: default's 1 MiB W_h splits, a's 4 MiB does not
-MIN_ROWS = 16  # rows a block at least: MKL ran 10-row blocks slower (config b)
+MIN_ROWS = 16  # rows a block at least: config b's 10-row blocks gained nothing
 
 _pool = None  # (threads, ThreadPoolExecutor) of the helper threads
 
@@ -47,9 +48,11 @@ def run(loop, blocks, args):
         return loop(*args(0, *blocks[0]))
     futures = [_helpers(len(blocks) - 1).submit(mkl.single_threaded, loop, *args(k, *block))
                for k, block in enumerate(blocks) if k]
-    mkl.single_threaded(loop, *args(0, *blocks[0]))
-    for f in futures:
-        f.result()
+    try:
+        mkl.single_threaded(loop, *args(0, *blocks[0]))
+    finally:  # never leave a helper writing into the buffers after this returns or raises
+        for f in futures:
+            f.result()
 
 
 def _helpers(n):

@@ -40,7 +40,7 @@ def forward(p, X, state):
     Cext[0], Hext[0] = c0, h0
     tanhC = xp.empty((T, B, H), X.dtype)
     blocks = loop_rows(G, p["W_h"])  # [(r0, r1)]: the rows each thread's loop runs
-    W_h = recurrent_product(xp, p["W_h"], blocks[0][1])  # h_{t-1} W_h, W_h (H, 4H)
+    W_h = recurrent_product(xp, p["W_h"], blocks[0][1])  # h_{t-1} W_h (H, 4H), a block's rows
     loops = compiled_loop(W_h, G, Cext, Hext, tanhC)  # the whole loop compiled, if it can be
     if loops:
         rowsplit.run(loops["lstm_forward_loop"], blocks,
