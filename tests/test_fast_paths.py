@@ -419,14 +419,8 @@ def test_adam_kernel_is_the_numpy_update_bit_for_bit(cls, wd, monkeypatch):
     assert not np.array_equal(results[0][0]["W"], start["W"])
 
 
-def test_compiled_lstm_time_loop_equals_the_python_loop(monkeypatch):
-    """fused.loops' LSTM time loop (MKL's packed product called from numba) against the Python
-    loop over the same kernels: the same calls in the same order, so the same floats."""
-    from rnnlm.nn.cells import lstm
-    if fused.loops(np.zeros(1, np.float32)) is None:
-        pytest.skip("needs numba and MKL (pip install -e '.[fast,mkl]')")
-    rng = np.random.default_rng(3)
-    T, B, D, H = 7, 5, 6, 8
+def _lstm_layer_problem(rng, T, B, D, H):
+    """(p, X, state, dHs, dstate) of one float32 LSTM layer, random."""
     p = {"W_x": rng.standard_normal((D, 4 * H)).astype(np.float32) * 0.3,
          "W_h": rng.standard_normal((H, 4 * H)).astype(np.float32) * 0.3,
          "b": rng.standard_normal(4 * H).astype(np.float32)}
@@ -434,6 +428,24 @@ def test_compiled_lstm_time_loop_equals_the_python_loop(monkeypatch):
     state = tuple(rng.standard_normal((B, H)).astype(np.float32) for _ in range(2))
     dHs = rng.standard_normal((T, B, H)).astype(np.float32)
     dstate = tuple(rng.standard_normal((B, H)).astype(np.float32) for _ in range(2))
+    return p, X, state, dHs, dstate
+
+
+def _lstm_forward_backward(p, X, state, dHs, dstate):
+    """Hs, last state, dX, dstate_in, step norms and grads of one window through cells/lstm.py."""
+    from rnnlm.nn.cells import lstm
+    Hs, last, cache = lstm.forward(p, X, state)
+    grads = {}
+    dX, dstate_in, norms = lstm.backward(p, dHs.copy(), dstate, cache, grads)
+    return Hs, last, dX, dstate_in, norms, grads
+
+
+def test_compiled_lstm_time_loop_equals_the_python_loop(monkeypatch):
+    """fused.loops' LSTM time loop (MKL's packed product called from numba) against the Python
+    loop over the same kernels: the same calls in the same order, so the same floats."""
+    if fused.loops(np.zeros(1, np.float32)) is None:
+        pytest.skip("needs numba and MKL (pip install -e '.[fast,mkl]')")
+    problem = _lstm_layer_problem(np.random.default_rng(3), T=7, B=5, D=6, H=8)
     calls = []
     for name, kernel in list(fused._loops.items()):  # count the compiled loops' runs
         monkeypatch.setitem(fused._loops, name, lambda *a, k=kernel, n=name: (calls.append(n),
@@ -443,9 +455,7 @@ def test_compiled_lstm_time_loop_equals_the_python_loop(monkeypatch):
         if not compiled:
             assert calls == ["lstm_forward_loop", "lstm_backward_loop"]  # not the Python loop
             monkeypatch.setattr(fused, "_loops", False)
-        Hs, last, cache = lstm.forward(p, X, state)
-        grads = {}
-        dX, dstate_in, norms = lstm.backward(p, dHs.copy(), dstate, cache, grads)
+        Hs, last, dX, dstate_in, norms, grads = _lstm_forward_backward(*problem)
         runs.append((Hs, *last, dX, *dstate_in, norms, *grads.values()))
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
@@ -456,28 +466,17 @@ def test_lstm_time_loop_split_by_rows_over_threads_equals_one_loop(monkeypatch):
     loop's activations bit for bit and its gradients to float32 rounding (the bias gradient and
     step norms are added up block by block)."""
     from rnnlm.fused import rowsplit
-    from rnnlm.nn.cells import lstm
     if fused.loops(np.zeros(1, np.float32)) is None:
         pytest.skip("needs numba and MKL (pip install -e '.[fast,mkl]')")
-    rng = np.random.default_rng(5)
-    T, B, D, H = 6, 9, 5, 7
-    p = {"W_x": rng.standard_normal((D, 4 * H)).astype(np.float32) * 0.3,
-         "W_h": rng.standard_normal((H, 4 * H)).astype(np.float32) * 0.3,
-         "b": rng.standard_normal(4 * H).astype(np.float32)}
-    X = rng.standard_normal((T, B, D)).astype(np.float32)
-    state = tuple(rng.standard_normal((B, H)).astype(np.float32) for _ in range(2))
-    dHs = rng.standard_normal((T, B, H)).astype(np.float32)
-    dstate = tuple(rng.standard_normal((B, H)).astype(np.float32) for _ in range(2))
+    problem = _lstm_layer_problem(np.random.default_rng(5), T=6, B=9, D=5, H=7)
     threads = []
     run = rowsplit.run
     monkeypatch.setattr(rowsplit, "run", lambda loop, blocks, args: (threads.append(len(blocks)),
                                                                      run(loop, blocks, args))[1])
     runs = []
-    for blocks in ([(0, 3), (3, 6), (6, 9)], [(0, B)]):
+    for blocks in ([(0, 3), (3, 6), (6, 9)], [(0, 9)]):
         monkeypatch.setattr(rowsplit, "row_blocks", lambda B, W, b=blocks: b)
-        Hs, last, cache = lstm.forward(p, X, state)
-        grads = {}
-        dX, dstate_in, norms = lstm.backward(p, dHs.copy(), dstate, cache, grads)
+        Hs, last, dX, dstate_in, norms, grads = _lstm_forward_backward(*problem)
         runs.append(((Hs, *last), (dX, *dstate_in, *grads.values()), norms))
     assert threads == [3, 3, 1, 1]
     (exact, approx, norms), (exact1, approx1, norms1) = runs

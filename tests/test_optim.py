@@ -248,6 +248,16 @@ def test_storing_a_gradient_drops_its_row_hint():
     assert g.rows == {} and dict(g) is not g and not hasattr(dict(g), "rows")
 
 
+def test_a_second_lookup_of_a_hinted_embedding_widens_its_hint():
+    from rnnlm.nn.functional import Grads
+    from rnnlm.nn.layers import embedding_backward
+    grads = Grads()
+    embedding_backward(np.ones((2, 3)), (np.array([4, 1]), (6, 3)), grads, "E")
+    embedding_backward(np.ones((2, 3)), (np.array([1, 5]), (6, 3)), grads, "E")
+    np.testing.assert_array_equal(grads.rows["E"], [1, 4, 5])
+    np.testing.assert_array_equal(grads["E"][:, 0], [0, 2, 0, 0, 1, 1])
+
+
 @pytest.mark.parametrize("max_norm", [1e-3, 1e3])  # clipping fires, does not
 def test_clip_and_sgd_on_hinted_rows_equal_the_dense_passes(max_norm):
     """The norm, the clip's scale and plain SGD's update taken on the hinted rows alone equal

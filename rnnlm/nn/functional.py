@@ -24,8 +24,9 @@ class Grads(dict):
     ids} for a gradient known to be zero outside those rows (an untied embedding's: only the
     window's words can have one; 700 of config c's 10,000 rows, at most).
 
-    Clipping's norm and scale and plain SGD's update then touch those rows alone (the dense
-    passes over c's 26 MB embedding gradient cost about 2 % of a step). Everything else reads
+    Clipping's norm and scale and plain SGD's update then touch those rows alone, not c's whole
+    26 MB embedding gradient (norm, clip and SGD with clipping firing: 22.1 -> 17.2 ms on c, one
+    thread, of a 425 ms step). Everything else reads
     the gradient as the dense array it still is. A hint must never claim too few rows: storing a
     gradient (``grads[name] = ...``, ``grads[name] += ...``, add_grad) drops its hint, and code
     that writes into a gradient in place (the MPI Allreduce) clears them all. Copying the dict

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from rnnlm.backend import array_module, matmul, scatter_add, to_device
 
-from .functional import Grads, add_grad
+from .functional import add_grad
 
 
 # ---------------------------------------------------------------- embedding
@@ -23,15 +23,17 @@ def embedding_forward(W, ids):
 
 def embedding_backward(dout, cache, grads, name):
     """grads[name] (V, D) += the rows of dout summed into the rows they were read from. A new
-    gradient in a Grads dict gets its row hint: the ids read (functional.Grads)."""
+    gradient in a Grads dict gets its row hint, the ids read; a hinted one adds these ids to it
+    (functional.Grads)."""
     ids, shape = cache
     xp = array_module(dout)
     fresh = name not in grads
     if fresh:
         grads[name] = xp.zeros(shape, dtype=dout.dtype)
     scatter_add(xp, grads[name], ids.reshape(-1), dout.reshape(-1, shape[1]))  # repeats add up
-    if fresh and isinstance(grads, Grads):
-        grads.rows[name] = xp.unique(ids)
+    rows = getattr(grads, "rows", None)
+    if rows is not None and (fresh or name in rows):
+        rows[name] = xp.unique(ids) if fresh else xp.union1d(rows[name], ids)
 
 
 class Lookup(NamedTuple):
