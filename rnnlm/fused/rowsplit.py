@@ -8,14 +8,14 @@ another until the loop ends. One loop over all rows, MKL splitting each step's s
 across the threads instead, makes them meet at every step. Each block adds into its own bias
 gradient and step norms; the caller sums them after.
 
-It pays when each thread can hold W_h in its own cache: every thread streams all of W_h each
-step, where MKL's split streams half of it per thread. Measured at two threads on this project's
-Xeon (2 MiB L2 a core): one LSTM layer of config default (H 256, W_h 1 MiB, B 32, T 64), forward
-and backward, 34.5 -> 32.4 ms, and with MKL's idle threads not spinning (KMP_BLOCKTIME=0) 49.7
--> 32.1; default's whole step 0.94 to 1.03 of the time in four A/B runs (median 0.96). Config b's
-10-row blocks gained nothing (0.99 to 1.06 of the time in four runs), and a (W_h 4 MiB) and c
-(6.8 MiB) took 1.23 and 1.24 times, so only W_h up to MAX_WEIGHT_BYTES and blocks of MIN_ROWS
-rows or more split.
+It pays when each thread can hold W_h in its own cache: every thread streams all of W_h each step,
+where MKL's split streams half of it per thread. Measured at two threads on this project's Xeon (2
+MiB L2 a core): one LSTM layer of config default (H 256, W_h 1 MiB, B 32, T 64), forward and
+backward, 34.5 -> 32.4 ms (benchmarks/row_split.py), and with MKL's idle threads not spinning
+(KMP_BLOCKTIME=0) 49.7 -> 32.1; default's whole step 0.94 to 1.03 of the time in four A/B runs
+(median 0.96). Config b's 10-row blocks sped one layer up (11.6 -> 10.9 ms) but not the step (0.99
+to 1.06 of the time in five runs, 1.013 over 16 rounds), and a (W_h 4 MiB) and c (6.8 MiB) took
+1.23 and 1.24 times, so only W_h up to MAX_WEIGHT_BYTES and blocks of MIN_ROWS rows or more split.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from rnnlm import mkl
 
 MAX_WEIGHT_BYTES = 3 << 19  # 1.5 MiB: default's 1 MiB W_h splits, a's 4 MiB does not
-MIN_ROWS = 16  # rows a block at least: config b's 10-row blocks gained nothing
+MIN_ROWS = 16  # rows a block at least: b's 10-row blocks did not speed its step up
 
 _pool = None  # (threads, ThreadPoolExecutor) of the helper threads
 
