@@ -419,33 +419,38 @@ def test_adam_kernel_is_the_numpy_update_bit_for_bit(cls, wd, monkeypatch):
     assert not np.array_equal(results[0][0]["W"], start["W"])
 
 
-def _lstm_layer_problem(rng, T, B, D, H):
-    """(p, X, state, dHs, dstate) of one float32 LSTM layer, random."""
-    p = {"W_x": rng.standard_normal((D, 4 * H)).astype(np.float32) * 0.3,
-         "W_h": rng.standard_normal((H, 4 * H)).astype(np.float32) * 0.3,
-         "b": rng.standard_normal(4 * H).astype(np.float32)}
+def _layer_problem(rng, T, B, D, H, cell="lstm"):
+    """(p, X, state, dHs, dstate) of one float32 LSTM or GRU layer, random."""
+    k, states = (4, 2) if cell == "lstm" else (3, 1)
+    p = {"W_x": rng.standard_normal((D, k * H)).astype(np.float32) * 0.3,
+         "W_h": rng.standard_normal((H, k * H)).astype(np.float32) * 0.3,
+         "b": rng.standard_normal(k * H).astype(np.float32)}
+    if cell == "gru":
+        p["b_hn"] = rng.standard_normal(H).astype(np.float32)
     X = rng.standard_normal((T, B, D)).astype(np.float32)
-    state = tuple(rng.standard_normal((B, H)).astype(np.float32) for _ in range(2))
+    state = tuple(rng.standard_normal((B, H)).astype(np.float32) for _ in range(states))
     dHs = rng.standard_normal((T, B, H)).astype(np.float32)
-    dstate = tuple(rng.standard_normal((B, H)).astype(np.float32) for _ in range(2))
+    dstate = tuple(rng.standard_normal((B, H)).astype(np.float32) for _ in range(states))
     return p, X, state, dHs, dstate
 
 
-def _lstm_forward_backward(p, X, state, dHs, dstate):
-    """Hs, last state, dX, dstate_in, step norms and grads of one window through cells/lstm.py."""
-    from rnnlm.nn.cells import lstm
-    Hs, last, cache = lstm.forward(p, X, state)
+def _forward_backward(cell, p, X, state, dHs, dstate):
+    """Hs, last state, dX, dstate_in, step norms and grads of one window through the cell."""
+    from rnnlm.nn.cells import gru, lstm
+    module = {"lstm": lstm, "gru": gru}[cell]
+    Hs, last, cache = module.forward(p, X, state)
     grads = {}
-    dX, dstate_in, norms = lstm.backward(p, dHs.copy(), dstate, cache, grads)
+    dX, dstate_in, norms = module.backward(p, dHs.copy(), dstate, cache, grads)
     return Hs, last, dX, dstate_in, norms, grads
 
 
-def test_compiled_lstm_time_loop_equals_the_python_loop(monkeypatch):
-    """fused.loops' LSTM time loop (MKL's packed product called from numba) against the Python
-    loop over the same kernels: the same calls in the same order, so the same floats."""
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_compiled_time_loop_equals_the_python_loop(monkeypatch, cell):
+    """fused.loops' LSTM and GRU time loops (MKL's packed product called from numba) against the
+    Python loop over the same kernels: the same calls in the same order, so the same floats."""
     if fused.loops(np.zeros(1, np.float32)) is None:
         pytest.skip("needs numba and MKL (pip install -e '.[fast,mkl]')")
-    problem = _lstm_layer_problem(np.random.default_rng(3), T=7, B=5, D=6, H=8)
+    problem = _layer_problem(np.random.default_rng(3), T=7, B=5, D=6, H=8, cell=cell)
     calls = []
     for name, kernel in list(fused._loops.items()):  # count the compiled loops' runs
         monkeypatch.setitem(fused._loops, name, lambda *a, k=kernel, n=name: (calls.append(n),
@@ -453,22 +458,23 @@ def test_compiled_lstm_time_loop_equals_the_python_loop(monkeypatch):
     runs = []
     for compiled in (True, False):
         if not compiled:
-            assert calls == ["lstm_forward_loop", "lstm_backward_loop"]  # not the Python loop
+            assert calls == [f"{cell}_forward_loop", f"{cell}_backward_loop"]  # not Python's
             monkeypatch.setattr(fused, "_loops", False)
-        Hs, last, dX, dstate_in, norms, grads = _lstm_forward_backward(*problem)
+        Hs, last, dX, dstate_in, norms, grads = _forward_backward(cell, *problem)
         runs.append((Hs, *last, dX, *dstate_in, norms, *grads.values()))
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
 
 
-def test_lstm_time_loop_split_by_rows_over_threads_equals_one_loop(monkeypatch):
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_time_loop_split_by_rows_over_threads_equals_one_loop(monkeypatch, cell):
     """fused/rowsplit.py: the compiled loops run on row blocks, each on its own thread, give one
     loop's activations bit for bit and its gradients to float32 rounding (the bias gradient and
     step norms are added up block by block)."""
     from rnnlm.fused import rowsplit
     if fused.loops(np.zeros(1, np.float32)) is None:
         pytest.skip("needs numba and MKL (pip install -e '.[fast,mkl]')")
-    problem = _lstm_layer_problem(np.random.default_rng(5), T=6, B=9, D=5, H=7)
+    problem = _layer_problem(np.random.default_rng(5), T=6, B=9, D=5, H=7, cell=cell)
     threads = []
     run = rowsplit.run
     monkeypatch.setattr(rowsplit, "run", lambda loop, blocks, args: (threads.append(len(blocks)),
@@ -476,7 +482,7 @@ def test_lstm_time_loop_split_by_rows_over_threads_equals_one_loop(monkeypatch):
     runs = []
     for blocks in ([(0, 3), (3, 6), (6, 9)], [(0, 9)]):
         monkeypatch.setattr(rowsplit, "row_blocks", lambda B, W, b=blocks: b)
-        Hs, last, dX, dstate_in, norms, grads = _lstm_forward_backward(*problem)
+        Hs, last, dX, dstate_in, norms, grads = _forward_backward(cell, *problem)
         runs.append(((Hs, *last), (dX, *dstate_in, *grads.values()), norms))
     assert threads == [3, 3, 1, 1]
     (exact, approx, norms), (exact1, approx1, norms1) = runs

@@ -1,6 +1,7 @@
-"""The LSTM's whole time loop as numba kernels (compiled by rnnlm.fused when MKL is in use too):
-each step's recurrent product is MKL's packed product called from the compiled code by its C name
-(``cblas_sgemm_compute``), then the step's gate arithmetic (gates.py's kernels).
+"""The LSTM's and GRU's whole time loops as numba kernels (compiled by rnnlm.fused when MKL is in
+use too): each step's recurrent product is MKL's packed product called from the compiled code by
+its C name (``cblas_sgemm_compute``), then the step's gate arithmetic (gates.py's kernels). Each
+runs over a range of the batch's rows, all of them or a thread's block (rowsplit.py).
 
 What it saves is the Python loop's own cost: per step a packed-product call through ctypes (the
 arrays' addresses alone take 2.3 µs) and a numba dispatch, about 6 µs beside a (32, 256) @ (256,
@@ -19,7 +20,7 @@ compute = types.ExternalFunction(  # cblas_sgemm_compute, LP64 (as rnnlm/mkl.py 
     "cblas_sgemm_compute",
     types.void(_i32, _i32, _i32, _i32, _i32, _i32, _ptr, _i32, _ptr, _i32, types.float32, _ptr, _i32))
 # gates.py's compiled steps, set by rnnlm.fused before build(): globals, as gates.py's tanh32
-lstm_forward = lstm_backward = None
+lstm_forward = lstm_backward = gru_forward = gru_backward = None
 
 
 def build(jit):
@@ -56,4 +57,38 @@ def build(jit):
             compute(_ROW_MAJOR, _NO_TRANS, _PACKED, M, H, H4, dA[t][r0:r1].ctypes.data, H4,
                     packed, H4, zero, dh.ctypes.data, H)  # into h_{t-1}
 
-    return {"lstm_forward_loop": lstm_forward_loop, "lstm_backward_loop": lstm_backward_loop}
+    @jit
+    def gru_forward_loop(G, gh, b_hn, HN, Hext, packed, r0, r1):
+        """cells/gru.py's forward loop over the batch rows r0:r1: G (T, B, 3H) the input side,
+        turned into the activations; gh (B, 3H) scratch for h_{t-1} W_h; HN (T, B, H) written;
+        Hext (T + 1, B, H) with h_0 in place; packed: W_h (H, 3H), r and z columns halved."""
+        T, B, H3 = G.shape
+        H = H3 // 3
+        M = r1 - r0
+        g_h = gh[r0:r1]
+        for t in range(T):
+            compute(_ROW_MAJOR, _NO_TRANS, _PACKED, M, H3, H, Hext[t][r0:r1].ctypes.data, H,
+                    packed, H, zero, g_h.ctypes.data, H3)  # gh = h_{t-1} W_h
+            gru_forward(G[t][r0:r1], g_h, b_hn, HN[t][r0:r1], Hext[t][r0:r1], Hext[t + 1][r0:r1])
+
+    @jit
+    def gru_backward_loop(G, dGX, HN, dGHn, Hext, dHs, dh_next, dgh, direct, sq, packed, r0, r1):
+        """cells/gru.py's backward loop over the batch rows r0:r1 (dGX may be G, dGHn HN): dgh,
+        direct (B, 3H), (B, H) scratch; sq (T,) the rows' squared step norms; packed: W_hᵀ (3H,
+        H)."""
+        T, B, H3 = G.shape
+        H = H3 // 3
+        M = r1 - r0
+        dh, d_gh, dr = dh_next[r0:r1], dgh[r0:r1], direct[r0:r1]
+        for t in range(T - 1, -1, -1):
+            sq[t] = gru_backward(G[t][r0:r1], dGX[t][r0:r1], HN[t][r0:r1], dGHn[t][r0:r1],
+                                 Hext[t][r0:r1], dHs[t][r0:r1], dh, d_gh, dr)
+            compute(_ROW_MAJOR, _NO_TRANS, _PACKED, M, H, H3, d_gh.ctypes.data, H3, packed, H3,
+                    zero, dh.ctypes.data, H)  # into h_{t-1}
+            for b in range(M):  # + the direct path z ⊙ dh
+                dhb, drb = dh[b], dr[b]
+                for j in range(H):
+                    dhb[j] += drb[j]
+
+    return {"lstm_forward_loop": lstm_forward_loop, "lstm_backward_loop": lstm_backward_loop,
+            "gru_forward_loop": gru_forward_loop, "gru_backward_loop": gru_backward_loop}

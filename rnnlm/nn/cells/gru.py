@@ -13,10 +13,12 @@ from typing import NamedTuple
 
 from rnnlm import fused
 from rnnlm.backend import array_module, matmul
+from rnnlm.fused import rowsplit
 
 from ..functional import add_grad, sigmoid
 from .base import Cell
-from .common import input_projection, recurrent_product, sigmoid_halves, weight_grads
+from .common import (compiled_loop, input_projection, loop_rows, recurrent_product,
+                     sigmoid_halves, weight_grads)
 
 
 class GRUCache(NamedTuple):
@@ -33,30 +35,36 @@ def forward(p, X, state):
     H = h0.shape[1]
     half = sigmoid_halves(xp, 3, H, (2,), X.dtype)  # (3H,) 0.5 on r, z
     G = input_projection(X, p["W_x"] * half, p["b"] * half)  # (T, B, 3H) input side, r z halved
-    W_h, b_hn = recurrent_product(xp, p["W_h"] * half, B), p["b_hn"]  # h_{t-1} W_h
+    blocks = loop_rows(G, p["W_h"])  # [(r0, r1)]: the rows each thread's loop runs
+    W_h, b_hn = recurrent_product(xp, p["W_h"] * half, blocks[0][1]), p["b_hn"]  # h_{t-1} W_h
     HN = xp.empty((T, B, H), X.dtype)  # h_{t-1} W_h[n] + b_hn, kept for backward
     Hext = xp.empty((T + 1, B, H), X.dtype)
     Hext[0] = h0
     gh = xp.empty((B, 3 * H), X.dtype)  # h_{t-1} W_h
-    kernels = fused.kernels(G)  # numba's one pass for the step's arithmetic, if any
-    for t in range(T):
-        g, h = G[t], Hext[t]
-        W_h(h, gh)
-        if kernels:
-            kernels["gru_forward"](g, gh, b_hn, HN[t], h, Hext[t + 1])
-            continue
-        rz = g[:, :2 * H]
-        rz += gh[:, :2 * H]
-        xp.tanh(rz, out=rz)
-        rz *= 0.5
-        rz += 0.5  # σ(a) = (1 + tanh(a / 2)) / 2
-        hn = xp.add(gh[:, 2 * H:], b_hn, out=HN[t])
-        n = g[:, 2 * H:]
-        n += xp.multiply(g[:, :H], hn, out=gh[:, :H])  # x W_x[n] + b[n] + r ⊙ hn
-        xp.tanh(n, out=n)
-        hs = xp.subtract(h, n, out=Hext[t + 1])  # h_t = n + z ⊙ (h_{t-1} - n)
-        hs *= g[:, H:2 * H]
-        hs += n
+    loops = compiled_loop(W_h, G, gh, HN, Hext)  # the whole loop compiled, if it can be
+    if loops:
+        rowsplit.run(loops["gru_forward_loop"], blocks,
+                     lambda k, r0, r1: (G, gh, b_hn, HN, Hext, W_h.address, r0, r1))
+    else:
+        kernels = fused.kernels(G)  # numba's one pass for the step's arithmetic, if any
+        for t in range(T):
+            g, h = G[t], Hext[t]
+            W_h(h, gh)
+            if kernels:
+                kernels["gru_forward"](g, gh, b_hn, HN[t], h, Hext[t + 1])
+                continue
+            rz = g[:, :2 * H]
+            rz += gh[:, :2 * H]
+            xp.tanh(rz, out=rz)
+            rz *= 0.5
+            rz += 0.5  # σ(a) = (1 + tanh(a / 2)) / 2
+            hn = xp.add(gh[:, 2 * H:], b_hn, out=HN[t])
+            n = g[:, 2 * H:]
+            n += xp.multiply(g[:, :H], hn, out=gh[:, :H])  # x W_x[n] + b[n] + r ⊙ hn
+            xp.tanh(n, out=n)
+            hs = xp.subtract(h, n, out=Hext[t + 1])  # h_t = n + z ⊙ (h_{t-1} - n)
+            hs *= g[:, H:2 * H]
+            hs += n
     Hs = Hext[1:]
     return Hs, (Hs[-1].copy(),), GRUCache(X, G, HN, Hext)
 
@@ -66,21 +74,33 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     X, G, HN, Hext = cache
     T, B, H3 = G.shape
     H = H3 // 3
-    W_hT = recurrent_product(xp, p["W_h"], B, transpose=True)  # dgh_t W_hᵀ, (3H, H)
+    blocks = loop_rows(G, p["W_h"])  # as in forward
+    W_hT = recurrent_product(xp, p["W_h"], blocks[0][1], transpose=True)  # dgh_t W_hᵀ, (3H, H)
     dGX = G if overwrite else xp.empty_like(G)  # (T, B, 3H) gradient at the input-side pre-acts
     dGHn = HN if overwrite else xp.empty_like(HN)  # n block of the gradient at h_{t-1} W_h
-    sq = xp.empty(T)  # ‖∂L/∂h_t‖², kept on the device until the window is done
+    sq = xp.zeros(T)  # ‖∂L/∂h_t‖², kept on the device until the window is done
     dh_next = xp.array(dstate_out[0], copy=True)  # (B, H) a buffer we own
     direct = xp.empty_like(dh_next)  # dh ⊙ z: the direct path h_t = ... + z ⊙ h_{t-1}
     dgh = xp.empty((B, 3 * H), G.dtype)  # the gradient at h_{t-1} W_h of this step
-    kernels = fused.kernels(G)  # numba's one pass for the step's arithmetic, if any
-    backward_step = kernels["gru_backward"] if kernels else _backward_step(xp, B, H, G.dtype)
-    for t in range(T - 1, -1, -1):
-        # G[t] and dGX[t] are the same memory when overwriting (HN[t] and dGHn[t] too): every
-        # read comes first
-        sq[t] = backward_step(G[t], dGX[t], HN[t], dGHn[t], Hext[t], dHs[t], dh_next, dgh, direct)
-        W_hT(dgh, dh_next)
-        dh_next += direct
+    loops = compiled_loop(W_hT, G, dGX, HN, dGHn, Hext, dh_next, dgh, direct)
+    if loops:
+        packed = W_hT.address  # W_hT itself is let go below
+        sqs = [sq] + [xp.zeros_like(sq) for _ in blocks[1:]]
+        rowsplit.run(loops["gru_backward_loop"], blocks,
+                     lambda k, r0, r1: (G, dGX, HN, dGHn, Hext, dHs, dh_next, dgh, direct,
+                                        sqs[k], packed, r0, r1))
+        for sq_k in sqs[1:]:  # each block's rows added up in its own
+            sq += sq_k
+    else:
+        kernels = fused.kernels(G)  # numba's one pass for the step's arithmetic, if any
+        backward_step = kernels["gru_backward"] if kernels else _backward_step(xp, B, H, G.dtype)
+        for t in range(T - 1, -1, -1):
+            # G[t] and dGX[t] are the same memory when overwriting (HN[t] and dGHn[t] too): every
+            # read comes first
+            sq[t] = backward_step(G[t], dGX[t], HN[t], dGHn[t], Hext[t], dHs[t], dh_next, dgh,
+                                  direct)
+            W_hT(dgh, dh_next)
+            dh_next += direct
     del W_hT  # its packed copy (MKL) is freed before weight_grads allocates
     dX = weight_grads(X, Hext[:-1], dGX, None, p["W_x"], grads, prefix,
                       dHs if overwrite else None)

@@ -69,10 +69,11 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     db = xp.zeros(H4, G.dtype)  # the bias's gradient, added up step by step
     loops = compiled_loop(W_hT, G, dA, tanhC, Cext, dh_next, dc_next)
     if loops:
+        packed = W_hT.address  # W_hT itself is let go below
         parts = [(db, sq)] + [(xp.zeros_like(db), xp.zeros_like(sq)) for _ in blocks[1:]]
         rowsplit.run(loops["lstm_backward_loop"], blocks,
                      lambda k, r0, r1: (G, dA, tanhC, Cext, dHs, dh_next, dc_next, *parts[k],
-                                        W_hT.address, r0, r1))
+                                        packed, r0, r1))
         for db_k, sq_k in parts[1:]:  # each block's rows added up in its own
             db += db_k
             sq += sq_k
