@@ -1,8 +1,8 @@
-"""One LSTM (or GRU) layer's forward and backward (float32) with its compiled time loop run as one
-loop or split by batch rows over MKL's threads (rnnlm/fused/rowsplit.py), alternately.
+"""One LSTM (GRU, RNN) layer's forward and backward (float32) with its compiled time loop run as
+one loop or split by batch rows over MKL's threads (rnnlm/fused/rowsplit.py), alternately.
 
     MKL_NUM_THREADS=2 .venv/bin/python benchmarks/row_split.py 32 256   # B H (T 64)
-    MKL_NUM_THREADS=2 .venv/bin/python benchmarks/row_split.py 32 256 gru
+    MKL_NUM_THREADS=2 .venv/bin/python benchmarks/row_split.py 32 256 gru   # or rnn_tanh
 
 "one loop" sets the size limit to 0 bytes, "split" lifts both limits (W_h's size, rows a block),
 so both run whatever the shape (the split needs MKL at two threads or more, and numba). Prints
@@ -19,11 +19,12 @@ prepare()  # as the command does: before numpy loads
 import numpy as np  # noqa: E402
 
 from rnnlm.fused import rowsplit  # noqa: E402
-from rnnlm.nn.cells import gru, lstm  # noqa: E402
+from rnnlm.nn.cells import get_cell  # noqa: E402
 
 T, B, H = 64, int(sys.argv[1]), int(sys.argv[2])
 name = sys.argv[3] if len(sys.argv) > 3 else "lstm"
-cell, k, states = {"lstm": (lstm, 4, 2), "gru": (gru, 3, 1)}[name]
+cell = get_cell(name)
+k, states = {"lstm": (4, 2), "gru": (3, 1)}.get(name, (1, 1))
 rng = np.random.default_rng(0)
 p = {"W_x": (rng.standard_normal((H, k * H)) * 0.05).astype(np.float32),
      "W_h": (rng.standard_normal((H, k * H)) * 0.05).astype(np.float32),

@@ -420,8 +420,8 @@ def test_adam_kernel_is_the_numpy_update_bit_for_bit(cls, wd, monkeypatch):
 
 
 def _layer_problem(rng, T, B, D, H, cell="lstm"):
-    """(p, X, state, dHs, dstate) of one float32 LSTM or GRU layer, random."""
-    k, states = (4, 2) if cell == "lstm" else (3, 1)
+    """(p, X, state, dHs, dstate) of one float32 LSTM, GRU or RNN layer, random."""
+    k, states = {"lstm": (4, 2), "gru": (3, 1)}.get(cell, (1, 1))
     p = {"W_x": rng.standard_normal((D, k * H)).astype(np.float32) * 0.3,
          "W_h": rng.standard_normal((H, k * H)).astype(np.float32) * 0.3,
          "b": rng.standard_normal(k * H).astype(np.float32)}
@@ -436,18 +436,19 @@ def _layer_problem(rng, T, B, D, H, cell="lstm"):
 
 def _forward_backward(cell, p, X, state, dHs, dstate):
     """Hs, last state, dX, dstate_in, step norms and grads of one window through the cell."""
-    from rnnlm.nn.cells import gru, lstm
-    module = {"lstm": lstm, "gru": gru}[cell]
+    from rnnlm.nn.cells import get_cell
+    module = get_cell(cell)
     Hs, last, cache = module.forward(p, X, state)
     grads = {}
     dX, dstate_in, norms = module.backward(p, dHs.copy(), dstate, cache, grads)
     return Hs, last, dX, dstate_in, norms, grads
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh", "rnn_relu"])
 def test_compiled_time_loop_equals_the_python_loop(monkeypatch, cell):
-    """fused.loops' LSTM and GRU time loops (MKL's packed product called from numba) against the
-    Python loop over the same kernels: the same calls in the same order, so the same floats."""
+    """fused.loops' time loops (MKL's packed product called from numba) against the Python loop:
+    the LSTM's and GRU's run the same kernels in the same order, so the same floats; the RNN's
+    Python loop is numpy's (its tanh, its dot for the step norms), so float32 rounding apart."""
     if fused.loops(np.zeros(1, np.float32)) is None:
         pytest.skip("needs numba and MKL (pip install -e '.[fast,mkl]')")
     problem = _layer_problem(np.random.default_rng(3), T=7, B=5, D=6, H=8, cell=cell)
@@ -458,15 +459,19 @@ def test_compiled_time_loop_equals_the_python_loop(monkeypatch, cell):
     runs = []
     for compiled in (True, False):
         if not compiled:
-            assert calls == [f"{cell}_forward_loop", f"{cell}_backward_loop"]  # not Python's
+            loop = "rnn" if cell.startswith("rnn") else cell
+            assert calls == [f"{loop}_forward_loop", f"{loop}_backward_loop"]  # not Python's
             monkeypatch.setattr(fused, "_loops", False)
         Hs, last, dX, dstate_in, norms, grads = _forward_backward(cell, *problem)
         runs.append((Hs, *last, dX, *dstate_in, norms, *grads.values()))
     for a, b in zip(*runs):
-        np.testing.assert_array_equal(a, b)
+        if cell.startswith("rnn"):  # to float32 rounding of the array's scale
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * float(np.abs(b).max()))
+        else:
+            np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh"])
 def test_time_loop_split_by_rows_over_threads_equals_one_loop(monkeypatch, cell):
     """fused/rowsplit.py: the compiled loops run on row blocks, each on its own thread, give one
     loop's activations bit for bit and its gradients to float32 rounding (the bias gradient and

@@ -17,9 +17,8 @@ tests hold this one equal to. Off with the environment variable ``RNNLM_NUMBA=0`
 
 The kernels live by job: gates.py (the cells' steps), softmax.py (the head's loss and gradient),
 updates.py (Adam, the embedding's row scatter) and scalar.py (tanh and exp as plain arithmetic,
-inlined into the others); this module compiles them once and hands them out. timeloop.py (the LSTM's
-and GRU's whole time loops, calling MKL's packed product from compiled code) needs MKL too:
-``loops``.
+inlined into the others); this module compiles them once and hands them out. timeloop.py (each cell's
+whole time loop, calling MKL's packed product from compiled code) needs MKL too: ``loops``.
 """
 
 import os
@@ -88,5 +87,6 @@ def loops(X):
         jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
         timeloop.lstm_forward, timeloop.lstm_backward = gates["lstm_forward"], gates["lstm_backward"]
         timeloop.gru_forward, timeloop.gru_backward = gates["gru_forward"], gates["gru_backward"]
+        timeloop.rnn_forward, timeloop.rnn_backward = gates["rnn_forward"], gates["rnn_backward"]
         _loops = timeloop.build(jit)
     return _loops or None

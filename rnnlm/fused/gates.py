@@ -1,5 +1,6 @@
 """The cells' per-step arithmetic as numba kernels (compiled by rnnlm.fused): the LSTM's forward
-and backward step, the GRU's, and the compiled tanh over an array (for the tests)."""
+and backward step, the GRU's, the vanilla RNN's (for the compiled time loop), and the compiled
+tanh over an array (for the tests)."""
 
 import numpy as np
 
@@ -12,7 +13,7 @@ tanh32 = None
 
 def build(jit):
     """{name: kernel} of the cells' steps, compiled with ``jit`` (tanh32 set beforehand)."""
-    one, half = np.float32(1.0), np.float32(0.5)
+    zero, one, half = np.float32(0.0), np.float32(1.0), np.float32(0.5)
 
     # Each kernel works a batch row at a time on 1-d slices, which LLVM vectorises; indexing the
     # 2-d arrays directly, or writing a gradient over the activations it reads (the training
@@ -131,5 +132,42 @@ def build(jit):
             dhn[b, :] = en
         return sq
 
+    @jit
+    def rnn_forward(a, relu):
+        """One vanilla RNN forward step after the recurrent product: a (B, H), x W_x + b + h_{t-1}
+        W_h, becomes h_t = φ(a) in place: tanh32, or ReLU (a NaN stays NaN, as numpy's maximum
+        keeps it)."""
+        B, H = a.shape
+        for b in range(B):
+            row = a[b]
+            if relu:
+                for j in range(H):
+                    row[j] = zero if row[j] < zero else row[j]
+            else:
+                for j in range(H):
+                    row[j] = tanh32(row[j])
+
+    @jit
+    def rnn_backward(h, dh_in, dh_next, da, relu):
+        """One vanilla RNN backward step, cells/rnn.py's loop: h (B, H) = h_t, dh_in the loss's
+        gradient at h_t, dh_next from t + 1; writes da = (dh_in + dh_next) ⊙ φ'(a_t), φ' = 1 - h²
+        (tanh) or [h > 0] (ReLU), and may be dh_in itself. Returns ‖∂L/∂h_t‖²."""
+        B, H = h.shape
+        sq = np.float32(0.0)
+        for b in range(B):
+            hb, ib, nb, ab = h[b], dh_in[b], dh_next[b], da[b]
+            if relu:
+                for j in range(H):
+                    d = ib[j] + nb[j]
+                    sq += d * d
+                    ab[j] = d * (one if hb[j] > zero else zero)
+            else:
+                for j in range(H):
+                    d = ib[j] + nb[j]
+                    sq += d * d
+                    ab[j] = d * (one - hb[j] * hb[j])
+        return sq
+
     return {"lstm_forward": lstm_forward, "lstm_backward": lstm_backward,
-            "gru_forward": gru_forward, "gru_backward": gru_backward, "tanh": tanh}
+            "gru_forward": gru_forward, "gru_backward": gru_backward,
+            "rnn_forward": rnn_forward, "rnn_backward": rnn_backward, "tanh": tanh}

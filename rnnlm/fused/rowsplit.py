@@ -16,7 +16,8 @@ backward, 34.5 -> 32.4 ms (benchmarks/row_split.py), and with MKL's idle threads
 (median 0.96). Config b's 10-row blocks sped one layer up (11.6 -> 10.9 ms) but not the step (0.99
 to 1.06 of the time in five runs, 1.013 over 16 rounds), and a (W_h 4 MiB) and c (6.8 MiB) took
 1.23 and 1.24 times, so only W_h up to MAX_WEIGHT_BYTES and blocks of MIN_ROWS rows or more split.
-The GRU's loops follow the same rule: a layer of H 256 (W_h 0.75 MiB), B 32, 24.1 -> 19.9 ms.
+The GRU's and RNN's loops follow the same rule: a GRU layer of H 256 (W_h 0.75 MiB), B 32, 24.1
+-> 19.9 ms; d-rnn's tanh layer (H 512, W_h 1 MiB) 24.9 -> 23.6 ms, its step 0.90 of the time.
 """
 
 from concurrent.futures import ThreadPoolExecutor

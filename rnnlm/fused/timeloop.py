@@ -1,12 +1,13 @@
-"""The LSTM's and GRU's whole time loops as numba kernels (compiled by rnnlm.fused when MKL is in
-use too): each step's recurrent product is MKL's packed product called from the compiled code by
+"""The LSTM's, GRU's and vanilla RNN's whole time loops as numba kernels (compiled by rnnlm.fused
+when MKL is in use too): each step's recurrent product is MKL's packed product called from the compiled code by
 its C name (``cblas_sgemm_compute``), then the step's gate arithmetic (gates.py's kernels). Each
 runs over a range of the batch's rows, all of them or a thread's block (rowsplit.py).
 
 What it saves is the Python loop's own cost: per step a packed-product call through ctypes (the
 arrays' addresses alone take 2.3 µs) and a numba dispatch, about 6 µs beside a (32, 256) @ (256,
-1024) product of about 60 µs. The floats are the Python loop's, bit for bit (the same calls in
-the same order). The arrays are the cell's own buffers, C-contiguous (the caller checks);
+1024) product of about 60 µs. The LSTM's and GRU's floats are the Python loop's, bit for bit (the
+same calls in the same order); the RNN's Python loop is numpy's (its tanh), so those differ by
+float32 rounding. The arrays are the cell's own buffers, C-contiguous (the caller checks);
 ``packed`` is the address of mkl.PackedProduct's copy of the matrix.
 """
 
@@ -20,7 +21,7 @@ compute = types.ExternalFunction(  # cblas_sgemm_compute, LP64 (as rnnlm/mkl.py 
     "cblas_sgemm_compute",
     types.void(_i32, _i32, _i32, _i32, _i32, _i32, _ptr, _i32, _ptr, _i32, types.float32, _ptr, _i32))
 # gates.py's compiled steps, set by rnnlm.fused before build(): globals, as gates.py's tanh32
-lstm_forward = lstm_backward = gru_forward = gru_backward = None
+lstm_forward = lstm_backward = gru_forward = gru_backward = rnn_forward = rnn_backward = None
 
 
 def build(jit):
@@ -90,5 +91,31 @@ def build(jit):
                 for j in range(H):
                     dhb[j] += drb[j]
 
+    @jit
+    def rnn_forward_loop(Hext, packed, relu, r0, r1):
+        """cells/rnn.py's forward loop over the batch rows r0:r1: Hext (T + 1, B, H) holds h_0,
+        then x_t W_x + b, each turned into h_t; packed: W_h (H, H)."""
+        T1, B, H = Hext.shape
+        M = r1 - r0
+        for t in range(T1 - 1):
+            a = Hext[t + 1][r0:r1]
+            compute(_ROW_MAJOR, _NO_TRANS, _PACKED, M, H, H, Hext[t][r0:r1].ctypes.data, H,
+                    packed, H, one, a.ctypes.data, H)  # a += h_{t-1} W_h
+            rnn_forward(a, relu)
+
+    @jit
+    def rnn_backward_loop(Hs, dHs, dA, dh_next, sq, packed, relu, r0, r1):
+        """cells/rnn.py's backward loop over the batch rows r0:r1 (dA may be dHs itself): Hs (T,
+        B, H) the outputs; sq (T,) the rows' squared step norms; packed: W_hᵀ (H, H)."""
+        T, B, H = Hs.shape
+        M = r1 - r0
+        dh = dh_next[r0:r1]
+        for t in range(T - 1, -1, -1):
+            da = dA[t][r0:r1]
+            sq[t] = rnn_backward(Hs[t][r0:r1], dHs[t][r0:r1], dh, da, relu)
+            compute(_ROW_MAJOR, _NO_TRANS, _PACKED, M, H, H, da.ctypes.data, H, packed, H, zero,
+                    dh.ctypes.data, H)  # into h_{t-1}
+
     return {"lstm_forward_loop": lstm_forward_loop, "lstm_backward_loop": lstm_backward_loop,
-            "gru_forward_loop": gru_forward_loop, "gru_backward_loop": gru_backward_loop}
+            "gru_forward_loop": gru_forward_loop, "gru_backward_loop": gru_backward_loop,
+            "rnn_forward_loop": rnn_forward_loop, "rnn_backward_loop": rnn_backward_loop}

@@ -10,9 +10,10 @@ outputs Hs where the shapes agree.
 from typing import NamedTuple
 
 from rnnlm.backend import array_module
+from rnnlm.fused import rowsplit
 
 from .base import Cell
-from .common import input_projection, recurrent_product, weight_grads
+from .common import compiled_loop, input_projection, loop_rows, recurrent_product, weight_grads
 
 
 class RNNCache(NamedTuple):
@@ -28,11 +29,17 @@ def _forward(p, X, state, relu):
     Hext = xp.empty((T + 1, B, H), X.dtype)
     Hext[0] = h0
     input_projection(X, p["W_x"], p["b"], out=Hext[1:])  # a_t without the recurrent part
-    W_h = recurrent_product(xp, p["W_h"], B)  # h_{t-1} W_h
-    for t in range(T):
-        a = Hext[t + 1]
-        W_h(Hext[t], a, accumulate=True)  # a += h_{t-1} W_h
-        xp.maximum(a, 0, out=a) if relu else xp.tanh(a, out=a)
+    blocks = loop_rows(Hext, p["W_h"])  # [(r0, r1)]: the rows each thread's loop runs
+    W_h = recurrent_product(xp, p["W_h"], blocks[0][1])  # h_{t-1} W_h, for a block's rows
+    loops = compiled_loop(W_h, Hext)  # the whole loop compiled (numba's tanh), if it can be
+    if loops:
+        rowsplit.run(loops["rnn_forward_loop"], blocks,
+                     lambda k, r0, r1: (Hext, W_h.address, relu, r0, r1))
+    else:
+        for t in range(T):
+            a = Hext[t + 1]
+            W_h(Hext[t], a, accumulate=True)  # a += h_{t-1} W_h
+            xp.maximum(a, 0, out=a) if relu else xp.tanh(a, out=a)
     Hs = Hext[1:]
     return Hs, (Hs[-1].copy(),), RNNCache(X, Hext)
 
@@ -42,21 +49,31 @@ def _backward(p, dHs, dstate_out, cache, relu, grads=None, prefix="", overwrite=
     Hext = cache.Hext
     Hs = Hext[1:]
     T, B, _ = Hs.shape
-    W_hT = recurrent_product(xp, p["W_h"], B, transpose=True)  # dA_t W_hᵀ
+    blocks = loop_rows(Hext, p["W_h"])  # as in forward
+    W_hT = recurrent_product(xp, p["W_h"], blocks[0][1], transpose=True)  # dA_t W_hᵀ
     dA = dHs if overwrite else xp.empty_like(Hs)  # (T, B, H) gradient at the pre-activations
-    sq = xp.empty(T)  # ‖∂L/∂h_t‖², kept on the device until the window is done
+    sq = xp.zeros(T)  # ‖∂L/∂h_t‖², kept on the device until the window is done
     dh_next = xp.array(dstate_out[0], copy=True)
-    dh, slope = xp.empty_like(dh_next), xp.empty_like(dh_next)
-    for t in range(T - 1, -1, -1):
-        xp.add(dHs[t], dh_next, out=dh)  # from above (the loss at t) + from the future (t+1 ...)
-        sq[t] = xp.vdot(dh, dh)  # Σ dh², one BLAS dot, stays an array
-        if relu:
-            xp.greater(Hs[t], 0, out=slope, casting="unsafe")  # φ'(a_t): 1 where h_t > 0
-        else:
-            xp.multiply(Hs[t], Hs[t], out=slope)
-            xp.subtract(1.0, slope, out=slope)  # φ'(a_t) = 1 - h_t²
-        xp.multiply(dh, slope, out=dA[t])
-        W_hT(dA[t], dh_next)  # (B, H) into h_{t-1}
+    loops = compiled_loop(W_hT, Hs, dHs, dA, dh_next)
+    if loops:
+        packed = W_hT.address  # W_hT itself is let go below
+        sqs = [sq] + [xp.zeros_like(sq) for _ in blocks[1:]]
+        rowsplit.run(loops["rnn_backward_loop"], blocks,
+                     lambda k, r0, r1: (Hs, dHs, dA, dh_next, sqs[k], packed, relu, r0, r1))
+        for sq_k in sqs[1:]:  # each block's rows added up in its own
+            sq += sq_k
+    else:
+        dh, slope = xp.empty_like(dh_next), xp.empty_like(dh_next)
+        for t in range(T - 1, -1, -1):
+            xp.add(dHs[t], dh_next, out=dh)  # from above (the loss at t) + from t + 1 on
+            sq[t] = xp.vdot(dh, dh)  # Σ dh², one BLAS dot, stays an array
+            if relu:
+                xp.greater(Hs[t], 0, out=slope, casting="unsafe")  # φ'(a_t): 1 where h_t > 0
+            else:
+                xp.multiply(Hs[t], Hs[t], out=slope)
+                xp.subtract(1.0, slope, out=slope)  # φ'(a_t) = 1 - h_t²
+            xp.multiply(dh, slope, out=dA[t])
+            W_hT(dA[t], dh_next)  # (B, H) into h_{t-1}
     del W_hT  # its packed copy (MKL) is freed before weight_grads allocates
     # With overwrite the cache is spent once dW_h has read h_0 .. h_{T-1}: dX goes into Hs when
     # it has Hs's shape (D = H, every layer above the first) instead of a new (T, B, H) array.
