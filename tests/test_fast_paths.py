@@ -482,8 +482,8 @@ def test_time_loop_split_by_rows_over_threads_equals_one_loop(monkeypatch, cell)
     problem = _layer_problem(np.random.default_rng(5), T=6, B=9, D=5, H=7, cell=cell)
     threads = []
     run = rowsplit.run
-    monkeypatch.setattr(rowsplit, "run", lambda loop, blocks, args: (threads.append(len(blocks)),
-                                                                     run(loop, blocks, args))[1])
+    monkeypatch.setattr(rowsplit, "run", lambda loop, blocks, args, sums=(): (
+        threads.append(len(blocks)), run(loop, blocks, args, sums))[1])
     runs = []
     for blocks in ([(0, 3), (3, 6), (6, 9)], [(0, 9)]):
         monkeypatch.setattr(rowsplit, "row_blocks", lambda B, W, b=blocks: b)

@@ -6,7 +6,7 @@ row reads another's. So with MKL on n threads, a loop can run as n loops over B 
 one per thread, MKL single-threaded in each, with nothing shared but W_h: no thread waits for
 another until the loop ends. One loop over all rows, MKL splitting each step's small product
 across the threads instead, makes them meet at every step. Each block adds into its own bias
-gradient and step norms; the caller sums them after.
+gradient and step norms, summed once all are done (``run``'s sums).
 
 It pays when each thread can hold W_h in its own cache: every thread streams all of W_h each step,
 where MKL's split streams half of it per thread. Measured at two threads on this project's Xeon (2
@@ -21,6 +21,8 @@ The GRU's and RNN's loops follow the same rule: a GRU layer of H 256 (W_h 0.75 M
 """
 
 from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
 
 from rnnlm import mkl
 
@@ -43,18 +45,25 @@ def row_blocks(B, W):
     return [(k * rows, (k + 1) * rows) for k in range(n)]
 
 
-def run(loop, blocks, args):
-    """loop(*args(k, r0, r1)) for each block k: the first on this thread, the others on helper
-    threads, all at once, each with MKL single-threaded; returns when every one has."""
+def run(loop, blocks, args, sums=()):
+    """loop(*args(r0, r1, *block_sums)) for each block: the first on this thread, the others on
+    helper threads, all at once, each with MKL single-threaded; returns when every one has.
+
+    ``sums``: arrays the loop adds into (a bias gradient, step norms). The first block adds into
+    them, every other into zeroed arrays of its own, added into them once all are done."""
     if len(blocks) == 1:
-        return loop(*args(0, *blocks[0]))
-    futures = [_helpers(len(blocks) - 1).submit(mkl.single_threaded, loop, *args(k, *block))
-               for k, block in enumerate(blocks) if k]
+        return loop(*args(*blocks[0], *sums))
+    own = [[np.zeros_like(s) for s in sums] for _ in blocks[1:]]
+    futures = [_helpers(len(blocks) - 1).submit(mkl.single_threaded, loop, *args(*block, *mine))
+               for block, mine in zip(blocks[1:], own)]
     try:
-        mkl.single_threaded(loop, *args(0, *blocks[0]))
+        mkl.single_threaded(loop, *args(*blocks[0], *sums))
     finally:  # never leave a helper writing into the buffers after this returns or raises
         for f in futures:
             f.result()
+    for mine in own:
+        for total, part in zip(sums, mine):
+            total += part
 
 
 def _helpers(n):

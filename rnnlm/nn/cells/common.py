@@ -70,14 +70,15 @@ def compiled_loop(product, *arrays):
     return loops if all(a.flags.c_contiguous for a in arrays) else None
 
 
-def loop_rows(G, W):
-    """The batch's row blocks [(r0, r1)] for a time loop over G (T, B, kH) whose step multiplies
-    by W: several, each for its own thread (fused/rowsplit.py), when the compiled loops can run
-    them, else [(0, B)]."""
+def loop_product(xp, G, W, transpose=False):
+    """(product, blocks) for a time loop over G (T, B, ·) whose step multiplies by W (Wᵀ with
+    transpose): the batch's row blocks [(r0, r1)], several, each for its own thread
+    (fused/rowsplit.py), when the compiled loops can run them, else [(0, B)]; and
+    recurrent_product's product for a block's rows."""
     B = G.shape[1]
-    if fused.loops(G) is None or W.dtype != G.dtype:
-        return [(0, B)]
-    return rowsplit.row_blocks(B, W)
+    split = fused.loops(G) is not None and W.dtype == G.dtype
+    blocks = rowsplit.row_blocks(B, W) if split else [(0, B)]
+    return recurrent_product(xp, W, blocks[0][1], transpose), blocks
 
 
 def sigmoid_halves(xp, k, H, tanh_blocks, dtype):

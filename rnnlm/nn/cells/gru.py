@@ -17,8 +17,7 @@ from rnnlm.fused import rowsplit
 
 from ..functional import add_grad, sigmoid
 from .base import Cell
-from .common import (compiled_loop, input_projection, loop_rows, recurrent_product,
-                     sigmoid_halves, weight_grads)
+from .common import compiled_loop, input_projection, loop_product, sigmoid_halves, weight_grads
 
 
 class GRUCache(NamedTuple):
@@ -35,8 +34,8 @@ def forward(p, X, state):
     H = h0.shape[1]
     half = sigmoid_halves(xp, 3, H, (2,), X.dtype)  # (3H,) 0.5 on r, z
     G = input_projection(X, p["W_x"] * half, p["b"] * half)  # (T, B, 3H) input side, r z halved
-    blocks = loop_rows(G, p["W_h"])  # [(r0, r1)]: the rows each thread's loop runs
-    W_h, b_hn = recurrent_product(xp, p["W_h"] * half, blocks[0][1]), p["b_hn"]  # h_{t-1} W_h
+    W_h, blocks = loop_product(xp, G, p["W_h"] * half)  # h_{t-1} W_h; each thread's rows
+    b_hn = p["b_hn"]
     HN = xp.empty((T, B, H), X.dtype)  # h_{t-1} W_h[n] + b_hn, kept for backward
     Hext = xp.empty((T + 1, B, H), X.dtype)
     Hext[0] = h0
@@ -44,7 +43,7 @@ def forward(p, X, state):
     loops = compiled_loop(W_h, G, gh, HN, Hext)  # the whole loop compiled, if it can be
     if loops:
         rowsplit.run(loops["gru_forward_loop"], blocks,
-                     lambda k, r0, r1: (G, gh, b_hn, HN, Hext, W_h.address, r0, r1))
+                     lambda r0, r1: (G, gh, b_hn, HN, Hext, W_h.address, r0, r1))
     else:
         kernels = fused.kernels(G)  # numba's one pass for the step's arithmetic, if any
         for t in range(T):
@@ -74,8 +73,7 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     X, G, HN, Hext = cache
     T, B, H3 = G.shape
     H = H3 // 3
-    blocks = loop_rows(G, p["W_h"])  # as in forward
-    W_hT = recurrent_product(xp, p["W_h"], blocks[0][1], transpose=True)  # dgh_t W_hᵀ, (3H, H)
+    W_hT, blocks = loop_product(xp, G, p["W_h"], transpose=True)  # dgh_t W_hᵀ, (3H, H)
     dGX = G if overwrite else xp.empty_like(G)  # (T, B, 3H) gradient at the input-side pre-acts
     dGHn = HN if overwrite else xp.empty_like(HN)  # n block of the gradient at h_{t-1} W_h
     sq = xp.zeros(T)  # ‖∂L/∂h_t‖², kept on the device until the window is done
@@ -85,12 +83,9 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     loops = compiled_loop(W_hT, G, dGX, HN, dGHn, Hext, dh_next, dgh, direct)
     if loops:
         packed = W_hT.address  # W_hT itself is let go below
-        sqs = [sq] + [xp.zeros_like(sq) for _ in blocks[1:]]
         rowsplit.run(loops["gru_backward_loop"], blocks,
-                     lambda k, r0, r1: (G, dGX, HN, dGHn, Hext, dHs, dh_next, dgh, direct,
-                                        sqs[k], packed, r0, r1))
-        for sq_k in sqs[1:]:  # each block's rows added up in its own
-            sq += sq_k
+                     lambda r0, r1, sq: (G, dGX, HN, dGHn, Hext, dHs, dh_next, dgh, direct, sq,
+                                         packed, r0, r1), sums=(sq,))
     else:
         kernels = fused.kernels(G)  # numba's one pass for the step's arithmetic, if any
         backward_step = kernels["gru_backward"] if kernels else _backward_step(xp, B, H, G.dtype)

@@ -16,8 +16,7 @@ from rnnlm.fused import rowsplit
 
 from ..functional import sigmoid
 from .base import Cell
-from .common import (compiled_loop, input_projection, loop_rows, recurrent_product,
-                     sigmoid_halves, weight_grads)
+from .common import compiled_loop, input_projection, loop_product, sigmoid_halves, weight_grads
 
 
 class LSTMCache(NamedTuple):
@@ -39,12 +38,11 @@ def forward(p, X, state):
     Hext = xp.empty_like(Cext)
     Cext[0], Hext[0] = c0, h0
     tanhC = xp.empty((T, B, H), X.dtype)
-    blocks = loop_rows(G, p["W_h"])  # [(r0, r1)]: the rows each thread's loop runs
-    W_h = recurrent_product(xp, p["W_h"], blocks[0][1])  # h_{t-1} W_h (H, 4H), a block's rows
+    W_h, blocks = loop_product(xp, G, p["W_h"])  # h_{t-1} W_h (H, 4H); each thread's rows
     loops = compiled_loop(W_h, G, Cext, Hext, tanhC)  # the whole loop compiled, if it can be
     if loops:
         rowsplit.run(loops["lstm_forward_loop"], blocks,
-                     lambda k, r0, r1: (G, bh, Cext, tanhC, Hext, W_h.address, r0, r1))
+                     lambda r0, r1: (G, bh, Cext, tanhC, Hext, W_h.address, r0, r1))
     else:
         kernels = fused.kernels(G)  # numba's one pass for the step's arithmetic, if any
         forward_step = kernels["lstm_forward"] if kernels else _forward_step(xp)
@@ -63,20 +61,15 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     H = H4 // 4
     dA = G if overwrite else xp.empty_like(G)  # (T, B, 4H) gradient at the pre-activations
     dh_next, dc_next = (xp.array(s, copy=True) for s in dstate_out)  # (B, H) buffers we own
-    blocks = loop_rows(G, p["W_h"])  # as in forward
-    W_hT = recurrent_product(xp, p["W_h"], blocks[0][1], transpose=True)  # dA_t W_hᵀ (4H, H)
+    W_hT, blocks = loop_product(xp, G, p["W_h"], transpose=True)  # dA_t W_hᵀ (4H, H)
     sq = xp.zeros(T)  # ‖∂L/∂(h_t, c_t)‖², kept on the device until the window is done
     db = xp.zeros(H4, G.dtype)  # the bias's gradient, added up step by step
     loops = compiled_loop(W_hT, G, dA, tanhC, Cext, dh_next, dc_next)
     if loops:
         packed = W_hT.address  # W_hT itself is let go below
-        parts = [(db, sq)] + [(xp.zeros_like(db), xp.zeros_like(sq)) for _ in blocks[1:]]
         rowsplit.run(loops["lstm_backward_loop"], blocks,
-                     lambda k, r0, r1: (G, dA, tanhC, Cext, dHs, dh_next, dc_next, *parts[k],
-                                        packed, r0, r1))
-        for db_k, sq_k in parts[1:]:  # each block's rows added up in its own
-            db += db_k
-            sq += sq_k
+                     lambda r0, r1, db, sq: (G, dA, tanhC, Cext, dHs, dh_next, dc_next, db, sq,
+                                             packed, r0, r1), sums=(db, sq))
     else:
         kernels = fused.kernels(G)  # numba's one pass for the step's arithmetic, if any
         backward_step = kernels["lstm_backward"] if kernels else _backward_step(xp, B, H, G.dtype)

@@ -13,7 +13,7 @@ from rnnlm.backend import array_module
 from rnnlm.fused import rowsplit
 
 from .base import Cell
-from .common import compiled_loop, input_projection, loop_rows, recurrent_product, weight_grads
+from .common import compiled_loop, input_projection, loop_product, weight_grads
 
 
 class RNNCache(NamedTuple):
@@ -29,12 +29,11 @@ def _forward(p, X, state, relu):
     Hext = xp.empty((T + 1, B, H), X.dtype)
     Hext[0] = h0
     input_projection(X, p["W_x"], p["b"], out=Hext[1:])  # a_t without the recurrent part
-    blocks = loop_rows(Hext, p["W_h"])  # [(r0, r1)]: the rows each thread's loop runs
-    W_h = recurrent_product(xp, p["W_h"], blocks[0][1])  # h_{t-1} W_h, for a block's rows
+    W_h, blocks = loop_product(xp, Hext, p["W_h"])  # h_{t-1} W_h; each thread's rows
     loops = compiled_loop(W_h, Hext)  # the whole loop compiled (numba's tanh), if it can be
     if loops:
         rowsplit.run(loops["rnn_forward_loop"], blocks,
-                     lambda k, r0, r1: (Hext, W_h.address, relu, r0, r1))
+                     lambda r0, r1: (Hext, W_h.address, relu, r0, r1))
     else:
         for t in range(T):
             a = Hext[t + 1]
@@ -49,19 +48,16 @@ def _backward(p, dHs, dstate_out, cache, relu, grads=None, prefix="", overwrite=
     Hext = cache.Hext
     Hs = Hext[1:]
     T, B, _ = Hs.shape
-    blocks = loop_rows(Hext, p["W_h"])  # as in forward
-    W_hT = recurrent_product(xp, p["W_h"], blocks[0][1], transpose=True)  # dA_t W_hᵀ
+    W_hT, blocks = loop_product(xp, Hext, p["W_h"], transpose=True)  # dA_t W_hᵀ
     dA = dHs if overwrite else xp.empty_like(Hs)  # (T, B, H) gradient at the pre-activations
     sq = xp.zeros(T)  # ‖∂L/∂h_t‖², kept on the device until the window is done
     dh_next = xp.array(dstate_out[0], copy=True)
     loops = compiled_loop(W_hT, Hs, dHs, dA, dh_next)
     if loops:
         packed = W_hT.address  # W_hT itself is let go below
-        sqs = [sq] + [xp.zeros_like(sq) for _ in blocks[1:]]
         rowsplit.run(loops["rnn_backward_loop"], blocks,
-                     lambda k, r0, r1: (Hs, dHs, dA, dh_next, sqs[k], packed, relu, r0, r1))
-        for sq_k in sqs[1:]:  # each block's rows added up in its own
-            sq += sq_k
+                     lambda r0, r1, sq: (Hs, dHs, dA, dh_next, sq, packed, relu, r0, r1),
+                     sums=(sq,))
     else:
         dh, slope = xp.empty_like(dh_next), xp.empty_like(dh_next)
         for t in range(T - 1, -1, -1):
