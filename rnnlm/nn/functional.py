@@ -26,11 +26,11 @@ class Grads(dict):
 
     Clipping's norm and scale and plain SGD's update then touch those rows alone, not c's whole
     26 MB embedding gradient (norm, clip and SGD with clipping firing: 22.1 -> 17.2 ms on c, one
-    thread, of a 425 ms step). Everything else reads
-    the gradient as the dense array it still is. A hint must never claim too few rows: storing a
-    gradient (``grads[name] = ...``, ``grads[name] += ...``, add_grad) drops its hint, and code
-    that writes into a gradient in place (the MPI Allreduce) clears them all. Copying the dict
-    (``dict(grads)``) keeps no hints, which is always safe."""
+    thread, of a 425 ms step). Everything else reads the gradient as the dense array it still
+    is. A hint must never claim too few rows: storing a gradient (``grads[name] = ...``,
+    ``grads[name] += ...``, add_grad) drops its hint, and code that writes into a gradient in
+    place (the MPI Allreduce) clears them all. Copying the dict (``dict(grads)``) keeps no hints,
+    which is always safe."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -58,16 +58,18 @@ def recurrent_product(xp, W, rows, transpose=False):
     return product
 
 
-def compiled_loop(product, *arrays):
-    """The compiled time loops of fused.loops for a loop over these arrays (the cell's own
-    buffers) with this recurrent product, when they can run it: numpy float32 C-contiguous
-    arrays, numba on, and the product MKL's packed one (its address is what they call); else
-    None."""
-    loops = fused.loops(arrays[0])
+def run_compiled(name, product, blocks, buffers, args, sums=()):
+    """Run fused/timeloop.py's loop ``name`` over the row blocks (rowsplit.run: args(r0, r1,
+    *block_sums), sums) when the compiled loops can take it: numpy float32 C-contiguous buffers
+    (the cell's own, whose first one sets the dtype), numba on, and the product MKL's packed one
+    (its address is what they call). True if it ran; False: the caller runs its Python loop."""
+    loops = fused.loops(buffers[0])
     if (loops is None or not isinstance(product, mkl.PackedProduct)
-            or product.dtype != arrays[0].dtype):
-        return None
-    return loops if all(a.flags.c_contiguous for a in arrays) else None
+            or product.dtype != buffers[0].dtype
+            or not all(a.flags.c_contiguous for a in buffers)):
+        return False
+    rowsplit.run(loops[name], blocks, args, sums)
+    return True
 
 
 def loop_product(xp, G, W, transpose=False):

@@ -13,11 +13,10 @@ from typing import NamedTuple
 
 from rnnlm import fused
 from rnnlm.backend import array_module, matmul
-from rnnlm.fused import rowsplit
 
 from ..functional import add_grad, sigmoid
 from .base import Cell
-from .common import compiled_loop, input_projection, loop_product, sigmoid_halves, weight_grads
+from .common import input_projection, loop_product, run_compiled, sigmoid_halves, weight_grads
 
 
 class GRUCache(NamedTuple):
@@ -40,11 +39,8 @@ def forward(p, X, state):
     Hext = xp.empty((T + 1, B, H), X.dtype)
     Hext[0] = h0
     gh = xp.empty((B, 3 * H), X.dtype)  # h_{t-1} W_h
-    loops = compiled_loop(W_h, G, gh, HN, Hext)  # the whole loop compiled, if it can be
-    if loops:
-        rowsplit.run(loops["gru_forward_loop"], blocks,
-                     lambda r0, r1: (G, gh, b_hn, HN, Hext, W_h.address, r0, r1))
-    else:
+    if not run_compiled("gru_forward_loop", W_h, blocks, (G, gh, HN, Hext),
+                        lambda r0, r1: (G, gh, b_hn, HN, Hext, W_h.address, r0, r1)):
         kernels = fused.kernels(G)  # numba's one pass for the step's arithmetic, if any
         for t in range(T):
             g, h = G[t], Hext[t]
@@ -80,13 +76,10 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     dh_next = xp.array(dstate_out[0], copy=True)  # (B, H) a buffer we own
     direct = xp.empty_like(dh_next)  # dh ⊙ z: the direct path h_t = ... + z ⊙ h_{t-1}
     dgh = xp.empty((B, 3 * H), G.dtype)  # the gradient at h_{t-1} W_h of this step
-    loops = compiled_loop(W_hT, G, dGX, HN, dGHn, Hext, dh_next, dgh, direct)
-    if loops:
-        packed = W_hT.address  # W_hT itself is let go below
-        rowsplit.run(loops["gru_backward_loop"], blocks,
-                     lambda r0, r1, sq: (G, dGX, HN, dGHn, Hext, dHs, dh_next, dgh, direct, sq,
-                                         packed, r0, r1), sums=(sq,))
-    else:
+    if not run_compiled("gru_backward_loop", W_hT, blocks,
+                        (G, dGX, HN, dGHn, Hext, dh_next, dgh, direct),
+                        lambda r0, r1, sq: (G, dGX, HN, dGHn, Hext, dHs, dh_next, dgh, direct,
+                                            sq, W_hT.address, r0, r1), sums=(sq,)):
         kernels = fused.kernels(G)  # numba's one pass for the step's arithmetic, if any
         backward_step = kernels["gru_backward"] if kernels else _backward_step(xp, B, H, G.dtype)
         for t in range(T - 1, -1, -1):

@@ -12,11 +12,10 @@ from typing import NamedTuple
 
 from rnnlm import fused
 from rnnlm.backend import array_module
-from rnnlm.fused import rowsplit
 
 from ..functional import sigmoid
 from .base import Cell
-from .common import compiled_loop, input_projection, loop_product, sigmoid_halves, weight_grads
+from .common import input_projection, loop_product, run_compiled, sigmoid_halves, weight_grads
 
 
 class LSTMCache(NamedTuple):
@@ -39,11 +38,8 @@ def forward(p, X, state):
     Cext[0], Hext[0] = c0, h0
     tanhC = xp.empty((T, B, H), X.dtype)
     W_h, blocks = loop_product(xp, G, p["W_h"])  # h_{t-1} W_h (H, 4H); each thread's rows
-    loops = compiled_loop(W_h, G, Cext, Hext, tanhC)  # the whole loop compiled, if it can be
-    if loops:
-        rowsplit.run(loops["lstm_forward_loop"], blocks,
-                     lambda r0, r1: (G, bh, Cext, tanhC, Hext, W_h.address, r0, r1))
-    else:
+    if not run_compiled("lstm_forward_loop", W_h, blocks, (G, Cext, Hext, tanhC),
+                        lambda r0, r1: (G, bh, Cext, tanhC, Hext, W_h.address, r0, r1)):
         kernels = fused.kernels(G)  # numba's one pass for the step's arithmetic, if any
         forward_step = kernels["lstm_forward"] if kernels else _forward_step(xp)
         for t in range(T):
@@ -64,13 +60,9 @@ def backward(p, dHs, dstate_out, cache, grads=None, prefix="", overwrite=False):
     W_hT, blocks = loop_product(xp, G, p["W_h"], transpose=True)  # dA_t W_hᵀ (4H, H)
     sq = xp.zeros(T)  # ‖∂L/∂(h_t, c_t)‖², kept on the device until the window is done
     db = xp.zeros(H4, G.dtype)  # the bias's gradient, added up step by step
-    loops = compiled_loop(W_hT, G, dA, tanhC, Cext, dh_next, dc_next)
-    if loops:
-        packed = W_hT.address  # W_hT itself is let go below
-        rowsplit.run(loops["lstm_backward_loop"], blocks,
-                     lambda r0, r1, db, sq: (G, dA, tanhC, Cext, dHs, dh_next, dc_next, db, sq,
-                                             packed, r0, r1), sums=(db, sq))
-    else:
+    if not run_compiled("lstm_backward_loop", W_hT, blocks, (G, dA, tanhC, Cext, dh_next, dc_next),
+                        lambda r0, r1, db, sq: (G, dA, tanhC, Cext, dHs, dh_next, dc_next, db,
+                                                sq, W_hT.address, r0, r1), sums=(db, sq)):
         kernels = fused.kernels(G)  # numba's one pass for the step's arithmetic, if any
         backward_step = kernels["lstm_backward"] if kernels else _backward_step(xp, B, H, G.dtype)
         for t in range(T - 1, -1, -1):

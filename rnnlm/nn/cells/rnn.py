@@ -10,10 +10,9 @@ outputs Hs where the shapes agree.
 from typing import NamedTuple
 
 from rnnlm.backend import array_module
-from rnnlm.fused import rowsplit
 
 from .base import Cell
-from .common import compiled_loop, input_projection, loop_product, weight_grads
+from .common import input_projection, loop_product, run_compiled, weight_grads
 
 
 class RNNCache(NamedTuple):
@@ -30,11 +29,8 @@ def _forward(p, X, state, relu):
     Hext[0] = h0
     input_projection(X, p["W_x"], p["b"], out=Hext[1:])  # a_t without the recurrent part
     W_h, blocks = loop_product(xp, Hext, p["W_h"])  # h_{t-1} W_h; each thread's rows
-    loops = compiled_loop(W_h, Hext)  # the whole loop compiled (numba's tanh), if it can be
-    if loops:
-        rowsplit.run(loops["rnn_forward_loop"], blocks,
-                     lambda r0, r1: (Hext, W_h.address, relu, r0, r1))
-    else:
+    if not run_compiled("rnn_forward_loop", W_h, blocks, (Hext,),  # numba's tanh
+                        lambda r0, r1: (Hext, W_h.address, relu, r0, r1)):
         for t in range(T):
             a = Hext[t + 1]
             W_h(Hext[t], a, accumulate=True)  # a += h_{t-1} W_h
@@ -52,13 +48,9 @@ def _backward(p, dHs, dstate_out, cache, relu, grads=None, prefix="", overwrite=
     dA = dHs if overwrite else xp.empty_like(Hs)  # (T, B, H) gradient at the pre-activations
     sq = xp.zeros(T)  # ‖∂L/∂h_t‖², kept on the device until the window is done
     dh_next = xp.array(dstate_out[0], copy=True)
-    loops = compiled_loop(W_hT, Hs, dHs, dA, dh_next)
-    if loops:
-        packed = W_hT.address  # W_hT itself is let go below
-        rowsplit.run(loops["rnn_backward_loop"], blocks,
-                     lambda r0, r1, sq: (Hs, dHs, dA, dh_next, sq, packed, relu, r0, r1),
-                     sums=(sq,))
-    else:
+    if not run_compiled("rnn_backward_loop", W_hT, blocks, (Hs, dHs, dA, dh_next),
+                        lambda r0, r1, sq: (Hs, dHs, dA, dh_next, sq, W_hT.address, relu, r0,
+                                            r1), sums=(sq,)):
         dh, slope = xp.empty_like(dh_next), xp.empty_like(dh_next)
         for t in range(T - 1, -1, -1):
             xp.add(dHs[t], dh_next, out=dh)  # from above (the loss at t) + from t + 1 on
